@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages dinet needs, only those missing; silent when all are present.
+set -e
+PACKAGES="build-essential cmake pkg-config ccache libtorch-dev libopencv-dev
+libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
+libdlib-dev libdlib-data libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+libprotobuf-dev protobuf-compiler"
+# Optional: python3-torch lets the tests check that torch.load reads our checkpoints.
+OPTIONAL="python3-torch python3-numpy"
+
+missing=""
+for p in $PACKAGES $OPTIONAL; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "dinet: missing Debian packages:$missing" >&2
+  echo "dinet: run 'make deps' as root, or: sudo apt-get install$missing" >&2
+  exit 1
+fi
+echo "dinet: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq $missing > /tmp/dinet-apt.log 2>&1 || {
+  tail -20 /tmp/dinet-apt.log >&2; exit 1; }

@@ -1,0 +1,66 @@
+#include "dinet/files.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
+#include "dinet/error.h"
+
+namespace dinet {
+namespace fs = std::filesystem;
+
+AtomicFile::AtomicFile(fs::path final_path) : final_(std::move(final_path)) {
+  static std::atomic<int> counter{0};
+  const std::string tag = ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  temp_ = final_;
+  temp_.replace_filename(final_.stem().string() + tag + final_.extension().string());
+  if (final_.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(final_.parent_path(), ec);
+    if (ec) throw Error(final_.parent_path().string(), "cannot create directory: " + ec.message());
+  }
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) {
+    std::error_code ec;
+    fs::remove(temp_, ec);
+  }
+}
+
+void AtomicFile::commit() {
+  std::error_code ec;
+  fs::rename(temp_, final_, ec);
+  if (ec) throw Error(final_.string(), "cannot move the finished file into place: " + ec.message());
+  committed_ = true;
+}
+
+void write_file_atomic(const fs::path& path, const std::string& bytes) {
+  AtomicFile file(path);
+  {
+    std::ofstream out(file.temp_path(), std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) throw Error(path.string(), "write failed");
+  }
+  file.commit();
+}
+
+std::string read_file(const fs::path& path) {
+  require_file(path);
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) throw Error(path.string(), "read failed");
+  return ss.str();
+}
+
+void require_file(const fs::path& path, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path.string(), "no such " + what);
+  if (!fs::is_regular_file(path, ec)) throw Error(path.string(), "not a regular file");
+}
+
+}  // namespace dinet

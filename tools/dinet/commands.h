@@ -1,0 +1,14 @@
+// Every verb of the `dinet` executable: one file cmd-<verb>.cpp each, with a setup function
+// that declares the verb's options and its callback. main.cpp only wires them together.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace dinet::cli {
+
+// Adds `--threads N` (default: every core) to a computing verb.
+void add_threads_option(CLI::App* verb, int& threads);
+
+void setup_forward(CLI::App& app);
+
+}  // namespace dinet::cli
