@@ -1,0 +1,80 @@
+// Video and audio through the FFmpeg libraries (no `ffmpeg` program needed at run time).
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dinet {
+
+struct VideoInfo {
+  int width = 0, height = 0;    // after rotation
+  double source_fps = 0;        // the container's average frame rate
+  double duration_s = 0;
+  int rotation_degrees = 0;     // from the display matrix / rotate tag; already applied
+  bool has_audio = false;
+  int64_t frame_count = 0;      // frames at the output rate, estimated from the duration
+};
+
+// Decodes a video's frames resampled by timestamp to a constant output rate (default 25 fps,
+// variable frame rates included), rotation applied, as 8-bit BGR. Memory does not grow with
+// the length of the video. Throws dinet::Error naming the file on any failure.
+class VideoReader {
+ public:
+  explicit VideoReader(const std::filesystem::path& path, double fps = 25.0);
+  ~VideoReader();
+  VideoReader(const VideoReader&) = delete;
+  VideoReader& operator=(const VideoReader&) = delete;
+
+  const VideoInfo& info() const;
+  // The next frame at the output rate (CV_8UC3, BGR); false at the end of the video.
+  bool read(cv::Mat& bgr);
+  int64_t frames_read() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Mono audio as floats in [-1, 1].
+struct Audio {
+  int sample_rate = 16000;
+  std::vector<float> samples;
+  double duration_s() const { return sample_rate ? double(samples.size()) / sample_rate : 0.0; }
+};
+
+// Any audio file (wav, mp3, m4a, flac, ...) or the audio stream of a video, down-mixed to
+// mono and resampled to `sample_rate`. Throws dinet::Error when there is no audio stream.
+Audio load_audio(const std::filesystem::path& path, int sample_rate = 16000);
+// A 16-bit PCM mono .wav, written atomically.
+void write_wav(const std::filesystem::path& path, const Audio& audio);
+
+struct VideoWriterOptions {
+  double fps = 25.0;
+  int crf = 18;                    // H.264 constant rate factor: lower is better quality
+  std::string preset = "veryfast";
+};
+
+// H.264 .mp4 with optional AAC audio, written under a temporary name and renamed by finish().
+// Destroyed without finish(), it leaves nothing behind.
+class VideoWriter {
+ public:
+  VideoWriter(const std::filesystem::path& path, int width, int height,
+              const VideoWriterOptions& options = {}, const Audio* audio = nullptr);
+  ~VideoWriter();
+  VideoWriter(const VideoWriter&) = delete;
+  VideoWriter& operator=(const VideoWriter&) = delete;
+
+  void write(const cv::Mat& bgr);  // CV_8UC3, width x height
+  void finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dinet
