@@ -1,0 +1,90 @@
+// The generator's building blocks (reference section 3): convolution + BatchNorm + ReLU in
+// the published order, in 1-D (audio) and 2-D (images). Children are registered in the
+// published order (convolutions before norms) so state dicts list keys as PyTorch does.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dinet::blocks {
+
+template <size_t D>
+struct Layers;
+template <>
+struct Layers<1> {
+  using Conv = torch::nn::Conv1d;
+  using Norm = torch::nn::BatchNorm1d;
+};
+template <>
+struct Layers<2> {
+  using Conv = torch::nn::Conv2d;
+  using Norm = torch::nn::BatchNorm2d;
+};
+
+// conv (stride 1) -> norm -> ReLU.
+template <size_t D>
+class SameBlockImpl : public torch::nn::Module {
+ public:
+  SameBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t padding);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  typename Layers<D>::Conv conv_{nullptr};
+  typename Layers<D>::Norm norm_{nullptr};
+};
+
+// conv (stride 2) -> norm -> ReLU.
+template <size_t D>
+class DownBlockImpl : public torch::nn::Module {
+ public:
+  DownBlockImpl(int64_t in, int64_t out, int64_t kernel = 3, int64_t padding = 1);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  typename Layers<D>::Conv conv_{nullptr};
+  typename Layers<D>::Norm norm_{nullptr};
+};
+
+// Pre-activation residual block: norm1 -> ReLU -> conv1 -> norm2 -> ReLU -> conv2, plus the
+// input (through a 1x1 channel_conv when the channel count changes).
+template <size_t D>
+class ResBlockImpl : public torch::nn::Module {
+ public:
+  ResBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t padding);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  typename Layers<D>::Conv conv1_{nullptr}, conv2_{nullptr}, channel_conv_{nullptr};
+  typename Layers<D>::Norm norm1_{nullptr}, norm2_{nullptr};
+};
+
+// Nearest-neighbour x2 upsampling -> conv 3x3 -> norm -> ReLU (2-D only).
+class UpBlock2dImpl : public torch::nn::Module {
+ public:
+  UpBlock2dImpl(int64_t in, int64_t out);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv_{nullptr};
+  torch::nn::BatchNorm2d norm_{nullptr};
+};
+
+extern template class SameBlockImpl<1>;
+extern template class SameBlockImpl<2>;
+extern template class DownBlockImpl<1>;
+extern template class DownBlockImpl<2>;
+extern template class ResBlockImpl<1>;
+extern template class ResBlockImpl<2>;
+
+using SameBlock1dImpl = SameBlockImpl<1>;
+using SameBlock2dImpl = SameBlockImpl<2>;
+using DownBlock1dImpl = DownBlockImpl<1>;
+using DownBlock2dImpl = DownBlockImpl<2>;
+using ResBlock1dImpl = ResBlockImpl<1>;
+using ResBlock2dImpl = ResBlockImpl<2>;
+
+}  // namespace dinet::blocks
