@@ -47,20 +47,36 @@ struct Audio {
   double duration_s() const { return sample_rate ? double(samples.size()) / sample_rate : 0.0; }
 };
 
-// Any audio file (wav, mp3, m4a, flac, ...) or the audio stream of a video, down-mixed to
-// mono and resampled to `sample_rate`. Throws dinet::Error when there is no audio stream.
-Audio load_audio(const std::filesystem::path& path, int sample_rate = 16000);
+// How several channels become one.
+enum class AudioChannels {
+  mix,    // the average of all channels
+  first,  // channel 0 only, as the published DeepSpeech front end reads its wav files
+};
+
+// Any audio file (wav, mp3, m4a, flac, ...) or the audio stream of a video, made mono and
+// resampled to `sample_rate` (soxr, very high quality). When the rate already matches, the
+// samples are converted and nothing else: a 16-bit wav gives exactly sample / 32768.
+// Throws dinet::Error when there is no audio stream.
+Audio load_audio(const std::filesystem::path& path, int sample_rate = 16000,
+                 AudioChannels channels = AudioChannels::mix);
+// The same sound at another sample rate (a copy when the rate already matches).
+Audio resample(const Audio& audio, int sample_rate);
 // A 16-bit PCM mono .wav, written atomically.
 void write_wav(const std::filesystem::path& path, const Audio& audio);
 
 struct VideoWriterOptions {
   double fps = 25.0;
   int crf = 18;                    // H.264 constant rate factor: lower is better quality
-  std::string preset = "veryfast";
+  std::string preset = "veryfast";  // x264 preset: ultrafast ... veryslow
+  bool faststart = true;           // index at the front of the file, so playback starts at once
+  int rotation_degrees = 0;        // 0, 90, 180 or 270 clockwise, stored as display metadata
 };
 
-// H.264 .mp4 with optional AAC audio, written under a temporary name and renamed by finish().
-// Destroyed without finish(), it leaves nothing behind.
+// H.264 (yuv420p) .mp4 with optional AAC audio, written under a temporary name and renamed by
+// finish(). Destroyed without finish(), it leaves nothing behind. The audio is written whole,
+// however long the video turns out to be. yuv420p needs even sizes, so an odd width or height
+// is padded by one pixel that repeats the last column or row. Throws dinet::Error naming the
+// file on any failure.
 class VideoWriter {
  public:
   VideoWriter(const std::filesystem::path& path, int width, int height,
