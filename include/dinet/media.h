@@ -22,7 +22,9 @@ struct VideoInfo {
 
 // Decodes a video's frames resampled by timestamp to a constant output rate (default 25 fps,
 // variable frame rates included), rotation applied, as 8-bit BGR. Memory does not grow with
-// the length of the video. Throws dinet::Error naming the file on any failure.
+// the length of the video. Time 0 is where the earlier of the video and its audio starts,
+// so frame k stays in sync with load_audio() of the same file even when the picture starts
+// late (the first picture fills the gap). Throws dinet::Error naming the file on any failure.
 class VideoReader {
  public:
   explicit VideoReader(const std::filesystem::path& path, double fps = 25.0);
@@ -56,6 +58,7 @@ enum class AudioChannels {
 // Any audio file (wav, mp3, m4a, flac, ...) or the audio stream of a video, made mono and
 // resampled to `sample_rate` (soxr, very high quality). When the rate already matches, the
 // samples are converted and nothing else: a 16-bit wav gives exactly sample / 32768.
+// A video's audio that starts after its picture is preceded by silence (see VideoReader).
 // Throws dinet::Error when there is no audio stream.
 Audio load_audio(const std::filesystem::path& path, int sample_rate = 16000,
                  AudioChannels channels = AudioChannels::mix);
@@ -74,7 +77,7 @@ struct VideoWriterOptions {
 
 // H.264 (yuv420p) .mp4 with optional AAC audio, written under a temporary name and renamed by
 // finish(). Destroyed without finish(), it leaves nothing behind. The audio is written whole,
-// however long the video turns out to be. yuv420p needs even sizes, so an odd width or height
+// however long the video turns out to be (an empty Audio writes no audio stream). yuv420p needs even sizes, so an odd width or height
 // is padded by one pixel that repeats the last column or row. Throws dinet::Error naming the
 // file on any failure.
 class VideoWriter {

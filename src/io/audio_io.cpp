@@ -125,6 +125,15 @@ Audio load_audio(const fs::path& path, int sample_rate, AudioChannels channels) 
   }
   if (!swr) throw Error(path.string(), "no decodable audio");
   sink.push(swr.get(), channel_count, nullptr, 0, path);
+  // A video that starts before its audio: silence until the audio starts keeps the samples
+  // in sync with VideoReader's frames.
+  const AVStream* s = source.stream();
+  if (const int64_t origin = sync_origin(source.input());
+      origin != AV_NOPTS_VALUE && s->start_time != AV_NOPTS_VALUE) {
+    const double lead = double(s->start_time) * av_q2d(s->time_base) - double(origin) / AV_TIME_BASE;
+    if (const auto silence = std::lround(lead * sample_rate); silence > 0)
+      audio.samples.insert(audio.samples.begin(), size_t(silence), 0.0f);
+  }
   return audio;
 }
 
@@ -155,13 +164,13 @@ void write_wav(const fs::path& path, const Audio& audio) {
   bytes += "RIFF";
   put_u32(bytes, uint32_t(36 + data_bytes));
   bytes += "WAVEfmt ";
-  put_u32(bytes, 16);                             // fmt chunk size
-  put_u16(bytes, 1);                              // PCM
-  put_u16(bytes, 1);                              // mono
+  put_u32(bytes, 16);  // fmt chunk size
+  put_u16(bytes, 1);   // PCM
+  put_u16(bytes, 1);   // mono
   put_u32(bytes, uint32_t(audio.sample_rate));
   put_u32(bytes, uint32_t(audio.sample_rate) * 2);  // bytes per second
-  put_u16(bytes, 2);                              // bytes per frame
-  put_u16(bytes, 16);                             // bits per sample
+  put_u16(bytes, 2);                                // bytes per frame
+  put_u16(bytes, 16);                               // bits per sample
   bytes += "data";
   put_u32(bytes, uint32_t(data_bytes));
   for (float x : audio.samples) {

@@ -1,5 +1,6 @@
 #include "io/ffmpeg_util.h"
 
+#include <algorithm>
 #include <mutex>
 #include <new>
 
@@ -46,6 +47,18 @@ int find_stream(AVFormatContext* input, AVMediaType type) {
   return -1;
 }
 
+int64_t sync_origin(AVFormatContext* input) {
+  int64_t origin = AV_NOPTS_VALUE;
+  for (AVMediaType type : {AVMEDIA_TYPE_VIDEO, AVMEDIA_TYPE_AUDIO}) {
+    const int i = find_stream(input, type);
+    if (i < 0 || input->streams[i]->start_time == AV_NOPTS_VALUE) continue;
+    const AVStream* s = input->streams[i];
+    const int64_t start = av_rescale_q(s->start_time, s->time_base, AV_TIME_BASE_Q);
+    origin = origin == AV_NOPTS_VALUE ? start : std::min(origin, start);
+  }
+  return origin;
+}
+
 StreamDecoder::StreamDecoder(const std::filesystem::path& path, AVMediaType type) : path_(path) {
   quiet_logging();
   require_file(path);
@@ -57,8 +70,8 @@ StreamDecoder::StreamDecoder(const std::filesystem::path& path, AVMediaType type
     fail(path, "cannot read the stream information", ret);
 
   const int index = find_stream(input_.get(), type);
-  if (index < 0) throw Error(path.string(), std::string("no ") + av_get_media_type_string(type) +
-                                                " stream");
+  if (index < 0)
+    throw Error(path.string(), std::string("no ") + av_get_media_type_string(type) + " stream");
   stream_ = input_->streams[index];
   // The demuxer then skips the other streams' packets cheaply.
   for (unsigned i = 0; i < input_->nb_streams; ++i)

@@ -57,6 +57,11 @@ PacketPtr make_packet();
 // -1 when there is none.
 int find_stream(AVFormatContext* input, AVMediaType type);
 
+// Where t = 0 is for a file's frames and its audio alike: the earlier start of its video and
+// audio streams, so the two stay in sync whichever starts first. In AV_TIME_BASE units;
+// AV_NOPTS_VALUE when neither stream declares a start.
+int64_t sync_origin(AVFormatContext* input);
+
 // Demuxes and decodes one stream of a file, frame by frame, decoding on every core.
 // A missing file, an unknown format, unreadable headers or no stream of the type throw
 // dinet::Error naming the file. Undecodable packets are skipped, as players do, unless

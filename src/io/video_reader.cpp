@@ -1,6 +1,7 @@
 // Decoding a video to a constant output rate by timestamps: output frame k shows the source
-// frame whose presentation interval [pts, next pts) covers k / fps, so variable frame rates,
-// dropped and duplicated frames all come out right. Only two decoded frames are ever held.
+// frame whose presentation interval [pts, next pts) covers k / fps (t = 0 at sync_origin),
+// so variable frame rates, dropped and duplicated frames all come out right. Only two
+// decoded frames are ever held.
 #include <opencv2/core.hpp>
 
 #include <cmath>
@@ -46,14 +47,14 @@ int64_t frame_duration(const AVFrame* frame) {
 }  // namespace
 
 struct VideoReader::Impl {
-  Impl(const fs::path& path) : source(path, AVMEDIA_TYPE_VIDEO) {}
+  explicit Impl(const fs::path& path) : source(path, AVMEDIA_TYPE_VIDEO) {}
 
   StreamDecoder source;
   VideoInfo info;
   // `current` is on screen at the next output time; `pending` is the frame after it.
   FramePtr current = make_frame(), pending = make_frame();
   bool has_current = false, has_pending = false;
-  int64_t start_pts = 0;                 // t = 0, in stream time base
+  int64_t start_pts = 0;                 // t = 0 (see sync_origin), in stream time base
   int64_t fallback_duration = 0;         // for frames whose container gives no duration
   int64_t decoded_end = AV_NOPTS_VALUE;  // where the latest decoded frame stops showing
   AVRational output_period{};            // 1 / fps
@@ -143,7 +144,9 @@ VideoReader::VideoReader(const fs::path& path, double fps)
   d.output_period = av_inv_q(av_d2q(fps, 1 << 20));
   d.fallback_duration =
       std::max<int64_t>(1, av_rescale_q(1, known_rate ? av_inv_q(rate) : d.output_period, tb));
-  d.start_pts = stream->start_time;
+  const int64_t origin = sync_origin(d.source.input());
+  d.start_pts = origin == AV_NOPTS_VALUE ? stream->start_time
+                                         : av_rescale_q(origin, AV_TIME_BASE_Q, tb);
 
   // Decoding the first frame now reports corrupt data at open, and gives the real picture
   // size and, for files that declare no start time, the start.
@@ -156,9 +159,11 @@ VideoReader::VideoReader(const fs::path& path, double fps)
   info.width = d.rotated() ? d.pending->height : d.pending->width;
   info.height = d.rotated() ? d.pending->width : d.pending->height;
   info.source_fps = known_rate ? av_q2d(rate) : 0.0;
-  if (stream->duration != AV_NOPTS_VALUE)
-    info.duration_s = double(stream->duration) * av_q2d(tb);
-  else if (d.source.input()->duration != AV_NOPTS_VALUE)
+  if (stream->duration != AV_NOPTS_VALUE) {
+    // From t = 0, which may be before the video's own start.
+    const int64_t start = stream->start_time == AV_NOPTS_VALUE ? d.start_pts : stream->start_time;
+    info.duration_s = double(start - d.start_pts + stream->duration) * av_q2d(tb);
+  } else if (d.source.input()->duration != AV_NOPTS_VALUE)
     info.duration_s = double(d.source.input()->duration) / AV_TIME_BASE;
   info.has_audio = find_stream(d.source.input(), AVMEDIA_TYPE_AUDIO) >= 0;
   info.frame_count = std::llround(info.duration_s * fps);

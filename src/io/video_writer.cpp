@@ -191,7 +191,8 @@ VideoWriter::VideoWriter(const fs::path& path, int width, int height,
   Impl& d = *impl_;
   if (width <= 0 || height <= 0) throw Error(d.name, "frame size must be positive");
   if (!(options.fps > 0)) throw Error(d.name, "the frame rate must be positive");
-  if (audio && audio->sample_rate <= 0) throw Error(d.name, "the audio sample rate must be positive");
+  if (audio && audio->sample_rate <= 0)
+    throw Error(d.name, "the audio sample rate must be positive");
   d.width = width;
   d.height = height;
 
@@ -201,7 +202,7 @@ VideoWriter::VideoWriter(const fs::path& path, int width, int height,
     d.fail("cannot choose a container from the file name", ret);
   d.output.reset(raw);
   d.add_video(options);
-  if (audio) d.add_audio(*audio);
+  if (audio && !audio->samples.empty()) d.add_audio(*audio);
 
   if (!(d.output->oformat->flags & AVFMT_NOFILE))
     if (int ret = avio_open(&d.output->pb, temp.c_str(), AVIO_FLAG_WRITE); ret < 0)
