@@ -1,6 +1,7 @@
 // PyTorch checkpoints without Python: reading and writing the `torch.save` zip archives of
 // the published DINet code. The reader is a restricted unpickler that never executes code:
-// only the globals needed for tensors, dicts and OrderedDict are accepted.
+// only the globals needed for tensors, dicts and OrderedDict are accepted. Whole files as
+// value trees (epoch, optimizer state, extra fields) are in dinet/torch_file.h.
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -10,6 +11,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "dinet/torch_file.h"
 
 namespace dinet {
 
@@ -29,8 +32,33 @@ StateDict read_state_dict(const std::filesystem::path& file,
 // `source` (usually the file name) starts the message.
 void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& source);
 
-// The module's parameters and buffers (BatchNorm's num_batches_tracked included), in
-// registration order: the same names and order as PyTorch's state_dict().
+// The module's parameters and buffers (BatchNorm's num_batches_tracked included) in PyTorch's
+// state_dict() order: module by module, its own parameters, then its own buffers, then its
+// children recursively (LibTorch's named_parameters() lists all parameters first).
 StateDict module_state_dict(const torch::nn::Module& module);
+
+// The tensors of a dict of name -> tensor inside a loaded file (e.g.
+// file.at("state_dict").at("net_g")), with a leading "module." stripped from every key.
+// Throws dinet::Error("<source>: ...") naming the first entry that is not a tensor.
+StateDict state_dict_from_value(const TorchValue& dict, const std::string& source);
+
+// A state dict as torch.save stores it: a collections.OrderedDict of `key_prefix` + name to
+// tensor (the tensors are shared, not copied).
+TorchValue state_dict_value(const StateDict& state, const std::string& key_prefix = "");
+
+// The published checkpoint layouts (reference section 4), ready for save_torch_file. Callers
+// may add top-level fields with set() (optimizer state, our 'dinet_meta'); published readers
+// index only 'state_dict', so extra fields do not disturb them.
+struct NamedStateDict {
+  std::string name;  // "net_g", "net_dI", "net_dV"
+  StateDict state;
+};
+// {'epoch': epoch, 'state_dict': {name: {'module.' + key: tensor}}[, 'optimizer': optimizer]}:
+// the published trainers save networks wrapped in DataParallel, hence the "module." prefix.
+// 'optimizer' is written only when `optimizer` is not None.
+TorchValue published_generator_checkpoint(int64_t epoch, const std::vector<NamedStateDict>& nets,
+                                          TorchValue optimizer = {});
+// {'state_dict': {'net': {key: tensor}}}, keys without a prefix.
+TorchValue published_syncnet_checkpoint(const StateDict& net);
 
 }  // namespace dinet
