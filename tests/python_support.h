@@ -40,8 +40,8 @@ inline std::string python_with(const std::string& module) {
 }
 
 // Writes `script` into `dir` and runs it with `python` and `args` (shell words).
-inline CommandResult run_python(const std::string& python, const TempDir& dir, const std::string& script,
-                                const std::string& args = "") {
+inline CommandResult run_python(const std::string& python, const TempDir& dir,
+                                const std::string& script, const std::string& args = "") {
   const auto file = dir / "script.py";
   std::ofstream(file) << script;
   return run_shell(python + " " + file.string() + " " + args);
@@ -50,6 +50,6 @@ inline CommandResult run_python(const std::string& python, const TempDir& dir, c
 }  // namespace dinet::test
 
 // Skips the current test with a message unless some Python imports `module`; sets `var`.
-#define DINET_REQUIRE_PYTHON(var, module)                                                  \
-  const std::string var = dinet::test::python_with(module);                                \
+#define DINET_REQUIRE_PYTHON(var, module)                   \
+  const std::string var = dinet::test::python_with(module); \
   if (var.empty()) GTEST_SKIP() << "no python3 with '" module "' here: skipping an interop test"

@@ -80,7 +80,8 @@ class HeaderParser {
   }
   std::string quoted() {
     skip_space();
-    if (pos_ >= text_.size() || (text_[pos_] != '\'' && text_[pos_] != '"')) fail("expected a string");
+    if (pos_ >= text_.size() || (text_[pos_] != '\'' && text_[pos_] != '"'))
+      fail("expected a string");
     const char quote = text_[pos_++];
     const size_t end = text_.find(quote, pos_);
     if (end == std::string_view::npos) fail("unterminated string");
@@ -145,7 +146,8 @@ uint32_t read_le(std::string_view bytes) {
 at::Tensor read_npy(const std::filesystem::path& file) {
   const std::string name = file.string();
   const std::string bytes = read_file(file);
-  if (bytes.size() < kMagic.size() + 2 || std::string_view(bytes).substr(0, kMagic.size()) != kMagic)
+  if (bytes.size() < kMagic.size() + 2 ||
+      std::string_view(bytes).substr(0, kMagic.size()) != kMagic)
     throw Error(name, "not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[kMagic.size()]);
   if (major < 1 || major > 3)
@@ -154,19 +156,22 @@ at::Tensor read_npy(const std::filesystem::path& file) {
   const size_t length_bytes = major == 1 ? 2 : 4;
   const size_t header_start = kMagic.size() + 2 + length_bytes;
   if (bytes.size() < header_start) throw Error(name, "truncated .npy header");
-  const size_t header_length = read_le(std::string_view(bytes).substr(kMagic.size() + 2, length_bytes));
+  const size_t header_length =
+      read_le(std::string_view(bytes).substr(kMagic.size() + 2, length_bytes));
   if (bytes.size() - header_start < header_length) throw Error(name, "truncated .npy header");
   const Header header =
       HeaderParser(std::string_view(bytes).substr(header_start, header_length), name).parse();
 
-  if (header.fortran_order) throw Error(name, "Fortran-order arrays are not supported (save in C order)");
+  if (header.fortran_order)
+    throw Error(name, "Fortran-order arrays are not supported (save in C order)");
   const auto dtype = dtype_of(header.descr);
   if (!dtype)
     throw Error(name, "unsupported dtype '" + header.descr +
                           "' (supported: <f4, <f8, <i8, <i4, |u1, |b1; little-endian only)");
   int64_t numel = 1;
   for (const int64_t d : header.shape) {
-    if (d != 0 && numel > std::numeric_limits<int64_t>::max() / d) throw Error(name, "shape too large");
+    if (d != 0 && numel > std::numeric_limits<int64_t>::max() / d)
+      throw Error(name, "shape too large");
     numel *= d;
   }
   const size_t element_size = at::elementSize(*dtype);
