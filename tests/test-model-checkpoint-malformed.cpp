@@ -227,7 +227,9 @@ TEST(TorchFileMalformed, TensorsMayNotReachPastTheirStorage) {
 
 TEST(TorchFileMalformed, ExponentialSharingIsBounded) {
   // Each list holds two references to the one below: 2^60 leaves if expanded naively.
-  std::string bomb = "\x80\x02]q\x00" "0"s;
+  std::string bomb =
+      "\x80\x02]q\x00"
+      "0"s;
   for (int i = 1; i <= 60; ++i) {
     bomb += "]q"s + static_cast<char>(i);
     bomb += "h"s + static_cast<char>(i - 1) + "ah" + static_cast<char>(i - 1) + "a";
@@ -238,7 +240,11 @@ TEST(TorchFileMalformed, ExponentialSharingIsBounded) {
 
 TEST(TorchFileMalformed, SharedObjectsSeeLaterChangesAsInPython) {
   // x = []; d = {'a': x, 'b': x}; x.append(7), in the order a pickler may emit it.
-  const TorchValue d = unpickle("\x80\x02}(X\x01\x00\x00\x00" "a]q\x00X\x01\x00\x00\x00" "bh\x00uh\x00K\x07" "a0."s);
+  const TorchValue d = unpickle(
+      "\x80\x02}(X\x01\x00\x00\x00"
+      "a]q\x00X\x01\x00\x00\x00"
+      "bh\x00uh\x00K\x07"
+      "a0."s);
   ASSERT_EQ(d.at("a").items().size(), 1u);
   EXPECT_EQ(d.at("a").items()[0].as_int(), 7);
   EXPECT_EQ(d.at("b").items()[0].as_int(), 7);

@@ -5,10 +5,12 @@
 #include "dinet/error.h"
 #include "dinet/files.h"
 #include "dinet/torch_file.h"
+#include "model/pickle.h"
 #include "test_support.h"
 #include "torch_value_support.h"
 
 using dinet::TorchValue;
+using namespace std::string_literals;
 using dinet::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -270,4 +272,34 @@ TEST(TorchFile, WriteIsAtomic) {
   bad.set("complex", at::zeros({2}, at::kComplexFloat));
   EXPECT_THROW(dinet::save_torch_file(dir / "bad.pth", bad), dinet::Error);
   EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(TorchFile, OldPyTorchStorageViewsAndRebuildTensor) {
+  // PyTorch <= 0.3 legacy files: _rebuild_tensor(storage, offset, size, stride), where the
+  // storage may be a view (view_key, offset, numel) of a root storage.
+  const std::string pickle =
+      "\x80\x02"
+      "ctorch._utils\n_rebuild_tensor\n"
+      "((X\x07\x00\x00\x00storage"
+      "ctorch\nFloatStorage\n"
+      "X\x01\x00\x00\x00"
+      "0"
+      "X\x03\x00\x00\x00"
+      "cpu"
+      "K\x06"
+      "X\x01\x00\x00\x00"
+      "1"
+      "K\x02K\x03\x87"
+      "tQ"
+      "K\x01K\x02\x85K\x01\x85tR."s;
+  int loads = 0;
+  const TorchValue value = dinet::pickle::load(pickle, [&](const dinet::pickle::StorageRef& ref) {
+    ++loads;
+    EXPECT_EQ(ref.key, "0");
+    EXPECT_EQ(ref.numel, 6);
+    return at::arange(ref.numel, at::TensorOptions().dtype(ref.dtype));
+  });
+  EXPECT_EQ(loads, 1);
+  // View [2, 5) of the root, then elements [1, 3) of the view.
+  EXPECT_TRUE(at::equal(value.as_tensor(), at::tensor({3.f, 4.f})));
 }
