@@ -10,5 +10,6 @@ namespace dinet::cli {
 void add_threads_option(CLI::App* verb, int& threads);
 
 void setup_forward(CLI::App& app);
+void setup_landmarks(CLI::App& app);
 
 }  // namespace dinet::cli
