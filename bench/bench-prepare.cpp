@@ -1,0 +1,189 @@
+// dinet-bench prepare: the whole `dinet prepare --all` (decode + landmarks + crop + audio +
+// features + json) on real clips, against the published steps that can run here: the
+// frame dump (decode, then cv2.imwrite of every full frame at its default JPEG quality 95)
+// and the published crop step (read those frames back, cut the face, write it at quality
+// 95), with our landmarks standing in for OpenFace, which cannot run here.
+#include <opencv2/imgcodecs.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "bench.h"
+#include "dinet/crop.h"
+#include "dinet/landmarks.h"
+#include "dinet/media.h"
+#include "dinet/prepare.h"
+#include "dinet/runtime.h"
+#include "data/prepare_steps.h"
+
+namespace dinet::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct PrepareBenchOptions {
+  std::vector<std::string> videos;
+  std::string work_dir;
+  std::string audio_feature = "mel";
+  int jpeg_quality = 90;
+  int repeats = 1;
+  int jobs = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Apparent bytes of the files under `path` (what `ls -l` adds up), next to the allocated
+// bytes that prepare::disk_usage counts.
+uint64_t file_bytes(const fs::path& path) {
+  if (fs::is_regular_file(path)) return fs::file_size(path);
+  uint64_t total = 0;
+  for (const auto& e : fs::recursive_directory_iterator(path))
+    if (e.is_regular_file()) total += e.file_size();
+  return total;
+}
+
+std::string six(int64_t n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%06lld", static_cast<long long>(n));
+  return buf;
+}
+
+// Published step 1: every frame through cv2.imwrite (JPEG quality 95), videos in parallel.
+int64_t published_frame_dump(const std::vector<fs::path>& videos, const fs::path& out, int jobs) {
+  std::atomic<int64_t> frames{0};
+  prepare::run_parallel(videos.size(), jobs, [&](size_t i) {
+    const fs::path dir = out / videos[i].stem();
+    fs::create_directories(dir);
+    VideoReader reader(videos[i]);
+    cv::Mat frame;
+    for (int64_t n = 0; reader.read(frame); ++n, ++frames)
+      cv::imwrite((dir / (six(n) + ".jpg")).string(), frame, {cv::IMWRITE_JPEG_QUALITY, 95});
+  });
+  return frames;
+}
+
+// Published step 4 without OpenFace: read the dumped frames of each 9-frame clip, cut the
+// window of the published crop radius (random scale), write it at quality 95.
+void published_crop(const std::vector<fs::path>& videos, const fs::path& frames_dir,
+                    const fs::path& csv_dir, const fs::path& out, int jobs) {
+  prepare::run_parallel(videos.size(), jobs, [&](size_t i) {
+    const std::string name = videos[i].stem().string();
+    const LandmarkTrack track = read_openface_csv(csv_dir / (name + ".csv"));
+    std::mt19937_64 rng(i);
+    const cv::Mat first = cv::imread((frames_dir / name / "000000.jpg").string());
+    for (int64_t end = 9, clip = 0; end < static_cast<int64_t>(track.size()); end += 9, ++clip) {
+      const std::span<const FaceLandmarks> run(track.frames.data() + end - 9, 9);
+      const auto radius = published_crop_radius(first.size(), run,
+                                                 1.05 + std::generate_canonical<double, 53>(rng) / 10);
+      if (!radius) continue;
+      const fs::path dir = out / name / six(clip);
+      fs::create_directories(dir);
+      for (int64_t t = end - 9; t < end; ++t) {
+        const cv::Mat frame = cv::imread((frames_dir / name / (six(t) + ".jpg")).string());
+        const CropWindow w = crop_window(track.frames[t], *radius, true);
+        cv::imwrite((dir / (six(t) + ".jpg")).string(), frame(cv::Rect(w.rect)),
+                    {cv::IMWRITE_JPEG_QUALITY, 95});
+      }
+    }
+  });
+}
+
+void run_prepare_bench(const PrepareBenchOptions& o) {
+  const int jobs =
+      o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  set_threads(1);  // one thread per job, as `dinet prepare` sets it with --jobs = cores
+  const fs::path work =
+      o.work_dir.empty() ? fs::temp_directory_path() / "dinet-bench-prepare" : fs::path(o.work_dir);
+  fs::remove_all(work);
+  std::vector<fs::path> videos(o.videos.begin(), o.videos.end());
+  int64_t video_bytes = 0;
+  for (const auto& v : videos) video_bytes += static_cast<int64_t>(fs::file_size(v));
+
+  // Ours: a fresh layout per run, the median run reported.
+  std::vector<std::pair<double, PrepareSummary>> runs;
+  PrepareParams p;
+  for (int r = 0; r < std::max(1, o.repeats); ++r) {
+    const fs::path root = work / ("ours_" + std::to_string(r));
+    p = default_prepare_params(root);
+    fs::create_directories(p.source_video_dir);
+    for (const auto& v : videos) fs::copy_file(v, p.source_video_dir / v.filename());
+    p.all = true;
+    p.audio_feature = o.audio_feature;
+    p.jpeg_quality = o.jpeg_quality;
+    p.jobs = jobs;
+    p.show_progress = false;
+    const auto start = std::chrono::steady_clock::now();
+    PrepareSummary s = run_prepare(p);
+    runs.emplace_back(seconds_since(start), std::move(s));
+    if (!runs.back().second.failed_videos().empty())
+      std::fprintf(stderr, "%s", format_summary(runs.back().second).c_str());
+  }
+  std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const auto& [ours_seconds, ours] = runs[runs.size() / 2];
+  const double frames = static_cast<double>(ours.frames);
+
+  // Published: frame dump, then its crop step from the dumped frames.
+  const fs::path dump = work / "published_frames", crops = work / "published_crops";
+  auto start = std::chrono::steady_clock::now();
+  const int64_t dumped = published_frame_dump(videos, dump, jobs);
+  const double dump_seconds = seconds_since(start);
+  start = std::chrono::steady_clock::now();
+  published_crop(videos, dump, p.openface_landmark_dir, crops, jobs);
+  const double crop_seconds = seconds_since(start);
+
+  std::printf("%zu videos, %lld frames (%.1f MB of video), %d jobs, `dinet prepare --all "
+              "--audio_feature %s --jpeg_quality %d`, median of %d runs.\n\n",
+              videos.size(), static_cast<long long>(ours.frames), video_bytes / 1e6, jobs,
+              o.audio_feature.c_str(), o.jpeg_quality, std::max(1, o.repeats));
+  std::printf("| pipeline | seconds | frames/s | disk (allocated) | files | per frame |\n");
+  std::printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+  auto row = [&](const std::string& name, double seconds, uint64_t allocated, uint64_t bytes) {
+    std::printf("| %s | %.2f | %.0f | %.2f MB | %.2f MB | %.1f KB |\n", name.c_str(), seconds,
+                frames / seconds, allocated / 1e6, bytes / 1e6, bytes / 1e3 / frames);
+  };
+  uint64_t ours_bytes = 0;
+  for (const auto& usage : ours.disk_usage) ours_bytes += file_bytes(usage.first);
+  row("dinet prepare --all (decode, landmarks, crop, wav, features, json)", ours_seconds,
+      ours.disk_bytes(), ours_bytes);
+  const uint64_t dump_alloc = prepare::disk_usage(dump), dump_bytes = file_bytes(dump);
+  const uint64_t crop_alloc = prepare::disk_usage(crops), crop_bytes = file_bytes(crops);
+  row("published frame dump (decode + imwrite q95)", dump_seconds, dump_alloc, dump_bytes);
+  row("published crop step (imread + crop + imwrite q95)", crop_seconds, crop_alloc, crop_bytes);
+  row("published dump + crop (no OpenFace, no DeepSpeech)", dump_seconds + crop_seconds,
+      dump_alloc + crop_alloc, dump_bytes + crop_bytes);
+  std::printf("\nOurs, per output folder:\n\n| folder | allocated | files |\n| --- | ---: | ---: |\n");
+  for (const auto& [path, allocated] : ours.disk_usage)
+    std::printf("| %s | %.2f MB | %.2f MB |\n", path.filename().c_str(), allocated / 1e6,
+                file_bytes(path) / 1e6);
+  if (dumped != ours.frames)
+    std::printf("\n(the frame dump decoded %lld frames)\n", static_cast<long long>(dumped));
+  fs::remove_all(work);
+}
+
+std::function<void()> setup_prepare_bench(CLI::App& app) {
+  auto options = std::make_shared<PrepareBenchOptions>();
+  app.add_option("videos", options->videos,
+                 "videos to prepare (e.g. the 512x512 clips of ../shared/data/real)")
+      ->required();
+  app.add_option("--audio_feature", options->audio_feature, "mel or deepspeech (default: mel)");
+  app.add_option("--jpeg_quality", options->jpeg_quality, "our crops' JPEG quality (default: 90)");
+  app.add_option("-r,--repeats", options->repeats, "runs of ours; the median is reported (default: 1)");
+  app.add_option("--jobs", options->jobs, "videos in parallel (default: every core)");
+  app.add_option("--work_dir", options->work_dir,
+                 "scratch folder, emptied first and removed after (default: <tmp>/dinet-bench-prepare)");
+  return [options] { run_prepare_bench(*options); };
+}
+
+}  // namespace
+
+DINET_BENCH("prepare", "dinet prepare --all frames/s and disk against the published frame dump",
+            setup_prepare_bench);
+
+}  // namespace dinet::bench
