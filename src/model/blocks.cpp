@@ -14,10 +14,27 @@ typename Layers<D>::Conv make_conv(int64_t in, int64_t out, int64_t kernel, int6
 
 }  // namespace
 
+NormImpl::NormImpl(int64_t features, double eps, double momentum) : eps(eps), momentum(momentum) {
+  weight = register_parameter("weight", torch::ones({features}));
+  bias = register_parameter("bias", torch::zeros({features}));
+  running_mean = register_buffer("running_mean", torch::zeros({features}));
+  running_var = register_buffer("running_var", torch::ones({features}));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
+}
+
+at::Tensor NormImpl::forward(const at::Tensor& x) {
+  if (is_training()) {
+    if (train_forward) return train_forward(*this, x);
+    num_batches_tracked += 1;
+  }
+  return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps,
+                           at::globalContext().userEnabledCuDNN());
+}
+
 template <size_t D>
 SameBlockImpl<D>::SameBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t padding)
     : conv_(register_module("conv", make_conv<D>(in, out, kernel, padding))),
-      norm_(register_module("norm", typename Layers<D>::Norm(out))) {}
+      norm_(register_module("norm", Norm(out))) {}
 
 template <size_t D>
 at::Tensor SameBlockImpl<D>::forward(const at::Tensor& x) {
@@ -27,7 +44,7 @@ at::Tensor SameBlockImpl<D>::forward(const at::Tensor& x) {
 template <size_t D>
 DownBlockImpl<D>::DownBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t padding)
     : conv_(register_module("conv", make_conv<D>(in, out, kernel, padding, 2))),
-      norm_(register_module("norm", typename Layers<D>::Norm(out))) {}
+      norm_(register_module("norm", Norm(out))) {}
 
 template <size_t D>
 at::Tensor DownBlockImpl<D>::forward(const at::Tensor& x) {
@@ -39,8 +56,8 @@ ResBlockImpl<D>::ResBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t p
   conv1_ = register_module("conv1", make_conv<D>(in, in, kernel, padding));
   conv2_ = register_module("conv2", make_conv<D>(in, out, kernel, padding));
   if (in != out) channel_conv_ = register_module("channel_conv", make_conv<D>(in, out, 1, 0));
-  norm1_ = register_module("norm1", typename Layers<D>::Norm(in));
-  norm2_ = register_module("norm2", typename Layers<D>::Norm(in));
+  norm1_ = register_module("norm1", Norm(in));
+  norm2_ = register_module("norm2", Norm(in));
 }
 
 template <size_t D>
@@ -58,7 +75,7 @@ template class ResBlockImpl<2>;
 
 UpBlock2dImpl::UpBlock2dImpl(int64_t in, int64_t out)
     : conv_(register_module("conv", make_conv<2>(in, out, 3, 1))),
-      norm_(register_module("norm", torch::nn::BatchNorm2d(out))) {}
+      norm_(register_module("norm", Norm(out))) {}
 
 at::Tensor UpBlock2dImpl::forward(const at::Tensor& x) {
   namespace F = torch::nn::functional;

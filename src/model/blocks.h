@@ -4,25 +4,42 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/pimpl.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace dinet::blocks {
+
+// BatchNorm over channel dimension 1, 1-D or 2-D (affine, with running statistics: the
+// published layers), with one seam: when `train_forward` is set, train-mode forwards go
+// through it. Distributed training sets it to take the statistics of the batch over every
+// process, as the published synchronized BatchNorm does (train/sync_batchnorm.cpp). The
+// parameters and buffers are registered as torch's BatchNorm registers them, so state-dict
+// keys and their order are the published ones. (A subclass of torch's BatchNorm2dImpl
+// cannot link: Debian's LibTorch does not export the base's pretty_print.)
+class NormImpl : public torch::nn::Module {
+ public:
+  explicit NormImpl(int64_t features, double eps = 1e-5, double momentum = 0.1);
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  const double eps, momentum;
+  std::function<at::Tensor(NormImpl&, const at::Tensor&)> train_forward;
+};
+TORCH_MODULE(Norm);
 
 template <size_t D>
 struct Layers;
 template <>
 struct Layers<1> {
   using Conv = torch::nn::Conv1d;
-  using Norm = torch::nn::BatchNorm1d;
 };
 template <>
 struct Layers<2> {
   using Conv = torch::nn::Conv2d;
-  using Norm = torch::nn::BatchNorm2d;
 };
 
 // conv (stride 1) -> norm -> ReLU.
@@ -34,7 +51,7 @@ class SameBlockImpl : public torch::nn::Module {
 
  private:
   typename Layers<D>::Conv conv_{nullptr};
-  typename Layers<D>::Norm norm_{nullptr};
+  Norm norm_{nullptr};
 };
 
 // conv (stride 2) -> norm -> ReLU.
@@ -46,7 +63,7 @@ class DownBlockImpl : public torch::nn::Module {
 
  private:
   typename Layers<D>::Conv conv_{nullptr};
-  typename Layers<D>::Norm norm_{nullptr};
+  Norm norm_{nullptr};
 };
 
 // Pre-activation residual block: norm1 -> ReLU -> conv1 -> norm2 -> ReLU -> conv2, plus the
@@ -59,7 +76,7 @@ class ResBlockImpl : public torch::nn::Module {
 
  private:
   typename Layers<D>::Conv conv1_{nullptr}, conv2_{nullptr}, channel_conv_{nullptr};
-  typename Layers<D>::Norm norm1_{nullptr}, norm2_{nullptr};
+  Norm norm1_{nullptr}, norm2_{nullptr};
 };
 
 // Nearest-neighbour x2 upsampling -> conv 3x3 -> norm -> ReLU (2-D only).
@@ -70,7 +87,7 @@ class UpBlock2dImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv_{nullptr};
-  torch::nn::BatchNorm2d norm_{nullptr};
+  Norm norm_{nullptr};
 };
 
 extern template class SameBlockImpl<1>;
