@@ -1,0 +1,115 @@
+// dinet-bench face: what `prepare` pays per frame for faces. Pass 1 decodes and tracks the
+// landmarks (gap filling and smoothing included); pass 2 decodes again and crops every
+// frame's face to the model size, as the crop step does once the whole track is known.
+#include <opencv2/core.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+
+#include "bench.h"
+#include "dinet/crop.h"
+#include "dinet/face.h"
+#include "dinet/media.h"
+#include "dinet/runtime.h"
+
+namespace dinet::bench {
+namespace {
+
+struct FaceBenchOptions {
+  std::vector<std::string> videos;
+  int mouth = 256;
+  int repeats = 3;
+  int threads = 2;
+  std::string model = default_landmark_model().string();
+};
+
+struct Timing {
+  double wall = 0, cpu = 0;  // seconds; cpu over every thread of the process
+};
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  double one = 0;
+  return in >> one ? std::to_string(one).substr(0, 4) : "unknown";
+}
+
+template <typename F>
+Timing measure(F&& run) {
+  const std::clock_t cpu = std::clock();
+  const auto start = std::chrono::steady_clock::now();
+  run();
+  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+          double(std::clock() - cpu) / CLOCKS_PER_SEC};
+}
+
+// The run with the median wall time.
+template <typename F>
+Timing median(int repeats, F&& run) {
+  std::vector<Timing> runs;
+  for (int i = 0; i < repeats; ++i) runs.push_back(measure(run));
+  std::sort(runs.begin(), runs.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
+  return runs[runs.size() / 2];
+}
+
+void run_face_bench(const FaceBenchOptions& options) {
+  const int threads = set_threads(options.threads);
+  const LandmarkModel model(options.model);
+  LandmarkOptions landmark_options;
+  landmark_options.threads = threads;
+  const cv::Size face = face_size(options.mouth).size();
+  std::printf("Decode + landmarks (tracked, gaps filled, smoothed) + crop to %dx%d (mouth %d), "
+              "%d threads, median of %d runs. CPU ms/frame counts every thread. Load average "
+              "before the runs: %s (a shared machine slows every number).\n\n",
+              face.width, face.height, options.mouth, threads, options.repeats, load_average().c_str());
+  std::printf("| video | size | frames | detector runs | decode f/s | landmarks f/s | crop f/s | "
+              "total f/s | CPU ms/frame |\n");
+  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  for (const std::string& video : options.videos) {
+    const VideoInfo info = VideoReader(video).info();
+    int64_t frames = 0;
+    const Timing decode = median(options.repeats, [&] {
+      VideoReader reader(video);
+      cv::Mat frame;
+      for (frames = 0; reader.read(frame);) ++frames;
+    });
+    VideoLandmarks result;
+    const Timing landmarks = median(options.repeats, [&] {
+      result = detect_video_landmarks(video, model, landmark_options);
+    });
+    const auto windows = crop_windows(result.track);
+    const Timing crop = median(options.repeats, [&] {
+      VideoReader reader(video);
+      cv::Mat frame;
+      for (size_t t = 0; reader.read(frame); ++t)
+        if (t < windows.size() && windows[t]) cv::Mat f = crop_face(frame, *windows[t], face);
+    });
+    const double n = double(frames);
+    std::printf("| %s | %dx%d | %lld | %lld | %.0f | %.0f | %.0f | %.0f | %.2f |\n",
+                std::filesystem::path(video).filename().c_str(), info.width, info.height,
+                static_cast<long long>(frames), static_cast<long long>(result.detector_runs),
+                n / decode.wall, n / landmarks.wall, n / crop.wall, n / (landmarks.wall + crop.wall),
+                1000 * (landmarks.cpu + crop.cpu) / n);
+    std::fflush(stdout);
+  }
+}
+
+std::function<void()> setup_face_bench(CLI::App& app) {
+  auto options = std::make_shared<FaceBenchOptions>();
+  app.add_option("videos", options->videos, "videos to measure (e.g. ../shared/data/real/*.mp4)")
+      ->required();
+  app.add_option("--mouth", options->mouth, "mouth region size of the crop (default: 256)");
+  app.add_option("-r,--repeats", options->repeats, "timed runs per video (default: 3)");
+  app.add_option("--threads", options->threads,
+                 "threads: 2 decodes while tracking (default: 2; the target machine has 2 cores)");
+  app.add_option("--landmark_model", options->model, "dlib 68-point shape predictor");
+  return [options] { run_face_bench(*options); };
+}
+
+}  // namespace
+
+DINET_BENCH("face", "decode + landmarks + crop frames/s on real clips", setup_face_bench);
+
+}  // namespace dinet::bench
