@@ -93,6 +93,11 @@ class SyncNetImpl : public torch::nn::Module {
   explicit SyncNetImpl(int64_t image_channel = 15, int64_t audio_channel = 29,
                        int64_t out_dim = 128);
   at::Tensor forward(const at::Tensor& mouths, const at::Tensor& audio);
+  // forward() in its three parts, so a search over audio offsets encodes each mouth clip
+  // once: (B,15,m,m) -> (B,128,m/32,m/32); (B,C,9) -> (B,128); both -> score map.
+  at::Tensor embed_mouths(const at::Tensor& mouths);
+  at::Tensor embed_audio(const at::Tensor& audio);
+  at::Tensor merge(const at::Tensor& mouth_embedding, const at::Tensor& audio_embedding);
   int64_t audio_channel() const { return audio_channel_; }
 
  private:

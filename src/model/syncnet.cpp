@@ -114,11 +114,19 @@ SyncNetImpl::SyncNetImpl(int64_t image_channel, int64_t audio_channel, int64_t o
 }
 
 at::Tensor SyncNetImpl::forward(const at::Tensor& mouths, const at::Tensor& audio) {
-  const at::Tensor image_embedding = face_conv_->forward(mouths);
-  const at::Tensor audio_embedding =
-      audio_conv_->forward(audio).mean(2, /*keepdim=*/true).unsqueeze(3).expand_as(
-          image_embedding);
-  return merge_encoder_->forward(torch::cat({image_embedding, audio_embedding}, 1));
+  return merge(embed_mouths(mouths), embed_audio(audio));
+}
+
+at::Tensor SyncNetImpl::embed_mouths(const at::Tensor& mouths) { return face_conv_->forward(mouths); }
+
+at::Tensor SyncNetImpl::embed_audio(const at::Tensor& audio) {
+  return audio_conv_->forward(audio).mean(2);
+}
+
+at::Tensor SyncNetImpl::merge(const at::Tensor& mouth_embedding, const at::Tensor& audio_embedding) {
+  const at::Tensor audio_map =
+      audio_embedding.unsqueeze(2).unsqueeze(3).expand_as(mouth_embedding);
+  return merge_encoder_->forward(torch::cat({mouth_embedding, audio_map}, 1));
 }
 
 }  // namespace dinet

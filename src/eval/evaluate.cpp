@@ -1,0 +1,192 @@
+#include <torch/torch.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "dinet/audio_features.h"
+#include "dinet/crop.h"
+#include "dinet/error.h"
+#include "dinet/evaluate.h"
+#include "dinet/face.h"
+#include "dinet/media.h"
+#include "dinet/networks.h"
+#include "dinet/progress.h"
+#include "dinet/torch_file.h"
+#include "eval/sync_score.h"
+
+namespace dinet {
+namespace fs = std::filesystem;
+namespace {
+
+// `dinet infer` (and the published inference.py) name results <stem>_facial_dubbing_add_audio.mp4.
+const std::string kResultSuffix = "_facial_dubbing_add_audio";
+
+struct SyncModel {
+  SyncNet net{nullptr};
+  int mouth_region_size = 256;
+  std::unique_ptr<AudioFeatureExtractor> features;
+};
+
+SyncModel load_sync_model(const EvaluateOptions& options) {
+  SyncModel model;
+  model.net = load_syncnet(options.syncnet_path);
+  std::string feature = model.net->audio_channel() == kDeepSpeechChannels ? "deepspeech" : "mel";
+  const TorchValue file = load_torch_file(options.syncnet_path);
+  if (const TorchValue* meta = file.find("dinet_meta")) {
+    if (const TorchValue* m = meta->find("mouth_region_size")) model.mouth_region_size = m->as_int();
+    if (const TorchValue* f = meta->find("audio_feature")) feature = f->as_string();
+  }
+  AudioFeatureOptions feature_options;
+  feature_options.type = feature;
+  feature_options.deepspeech_model = options.deepspeech_model;
+  model.features = std::make_unique<AudioFeatureExtractor>(feature_options);
+  if (model.features->spec().channels != model.net->audio_channel())
+    throw Error(options.syncnet_path.string(),
+                "SyncNet takes " + std::to_string(model.net->audio_channel()) +
+                    " audio channels but its feature " + to_string(model.features->spec()) +
+                    " has another count");
+  return model;
+}
+
+LandmarkTrack source_landmarks(const fs::path& source, const fs::path& csv, int64_t frames,
+                               const LandmarkModel& landmarks) {
+  if (fs::exists(csv)) return read_openface_csv(csv, frames);
+  return detect_video_landmarks(source, landmarks).track;
+}
+
+at::Tensor to_rgb_tensor(const cv::Mat& bgr) {
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8)
+      .permute({2, 0, 1})
+      .to(torch::kFloat)
+      .div(255.0);
+}
+
+double mean_of(const std::vector<double>& v) {
+  double sum = 0;
+  int64_t n = 0;
+  for (double x : v)
+    if (std::isfinite(x)) sum += x, ++n;
+  return n ? sum / n : std::nan("");
+}
+
+VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, const fs::path& csv,
+                              const EvaluateOptions& options, const LandmarkModel& landmarks,
+                              SyncModel* sync, int mouth_region_size) {
+  VideoEvaluation ev;
+  ev.result = result;
+  ev.source = source;
+  VideoReader source_reader(source), result_reader(result);
+  const LandmarkTrack src_track =
+      source_landmarks(source, csv, source_reader.info().frame_count, landmarks);
+  const LandmarkTrack res_track = detect_video_landmarks(result, landmarks).track;
+  const auto src_windows = crop_windows(src_track);
+  const auto res_windows = crop_windows(res_track);
+  const FaceSize face = face_size(mouth_region_size);
+  const cv::Rect mouth = face.mouth_rect();
+
+  const int64_t frames = std::min<int64_t>(src_track.size(), res_track.size());
+  std::vector<double> ssim_face, psnr_mouth, ssim_mouth;
+  std::vector<at::Tensor> mouths;
+  std::vector<bool> valid;
+  cv::Mat src_frame, res_frame;
+  for (int64_t i = 0; i < frames; ++i) {
+    if (!source_reader.read(src_frame) || !result_reader.read(res_frame)) break;
+    ++ev.frames;
+    double frame_psnr = std::nan(""), frame_lmd = std::nan("");
+    if (src_windows[i]) {
+      const cv::Mat a = crop_face(src_frame, *src_windows[i], face.size());
+      const cv::Mat b = crop_face(res_frame, *src_windows[i], face.size());
+      frame_psnr = psnr(a, b);
+      ssim_face.push_back(ssim(a, b));
+      psnr_mouth.push_back(psnr(a(mouth), b(mouth)));
+      ssim_mouth.push_back(ssim(a(mouth), b(mouth)));
+      if (res_track.success[i] && src_track.success[i]) {
+        // In model-face pixels, so videos of different sizes compare.
+        const double to_model = face.width / src_windows[i]->rect.width;
+        double sum = 0;
+        for (int k = 48; k < 68; ++k)
+          sum += cv::norm(res_track.frames[i][k] - src_track.frames[i][k]);
+        frame_lmd = sum / 20.0 * to_model;
+      }
+      const int64_t n_stills = 3;
+      for (int64_t s = 1; s <= n_stills; ++s)
+        if (i == frames * s / (n_stills + 1)) {
+          cv::Mat pair;
+          cv::hconcat(a, b, pair);
+          ev.stills.push_back(pair);
+        }
+    }
+    ev.psnr_face_by_frame.push_back(frame_psnr);
+    ev.lmd_by_frame.push_back(frame_lmd);
+    if (sync) {
+      valid.push_back(res_windows[i].has_value());
+      mouths.push_back(res_windows[i]
+                           ? to_rgb_tensor(crop_face(res_frame, *res_windows[i], face.size())(mouth))
+                           : torch::zeros({3, mouth_region_size, mouth_region_size}));
+    }
+  }
+  if (ev.frames == 0) throw Error(result.string(), "no frames to compare");
+  ev.psnr_face = mean_of(ev.psnr_face_by_frame);
+  ev.ssim_face = mean_of(ssim_face);
+  ev.psnr_mouth = mean_of(psnr_mouth);
+  ev.ssim_mouth = mean_of(ssim_mouth);
+  ev.lmd = mean_of(ev.lmd_by_frame);
+  if (sync) {
+    const at::Tensor features = sync->features->compute(result);
+    ev.sync = eval::sync_figures(sync->net, torch::stack(mouths), valid, features,
+                                 options.max_offset, options.max_sync_windows);
+  }
+  return ev;
+}
+
+}  // namespace
+
+std::vector<VideoEvaluation> evaluate_results(const EvaluateOptions& options, Progress* progress) {
+  if (!fs::is_directory(options.result_dir))
+    throw Error(options.result_dir.string(), "no such directory of results (run `dinet infer` first)");
+  if (!fs::is_directory(options.test_video_dir))
+    throw Error(options.test_video_dir.string(), "no such directory of test videos");
+  const fs::path landmark_dir = options.landmark_dir.empty()
+                                    ? fs::path(options.test_video_dir.string() + "_landmark_openface")
+                                    : options.landmark_dir;
+  std::vector<fs::path> results;
+  for (const auto& entry : fs::directory_iterator(options.result_dir))
+    if (entry.path().extension() == ".mp4" && entry.path().string().find(".tmp-") == std::string::npos)
+      results.push_back(entry.path());
+  std::sort(results.begin(), results.end());
+  if (results.empty()) throw Error(options.result_dir.string(), "no .mp4 results to evaluate");
+
+  std::unique_ptr<SyncModel> sync;
+  if (!options.syncnet_path.empty()) sync = std::make_unique<SyncModel>(load_sync_model(options));
+  const int mouth_region_size =
+      options.mouth_region_size > 0 ? options.mouth_region_size : (sync ? sync->mouth_region_size : 256);
+  const LandmarkModel landmarks(options.landmark_model.empty() ? default_landmark_model()
+                                                               : options.landmark_model);
+  std::vector<VideoEvaluation> out;
+  for (const fs::path& result : results) {
+    std::string stem = result.stem().string();
+    if (stem.size() > kResultSuffix.size() && stem.ends_with(kResultSuffix))
+      stem.resize(stem.size() - kResultSuffix.size());
+    const fs::path source = options.test_video_dir / (stem + ".mp4");
+    VideoEvaluation ev;
+    try {
+      if (!fs::exists(source)) throw Error(source.string(), "no source video for " + result.filename().string());
+      ev = evaluate_pair(result, source, landmark_dir / (stem + ".csv"), options, landmarks, sync.get(),
+                         mouth_region_size);
+    } catch (const std::exception& e) {
+      ev.result = result;
+      ev.source = source;
+      ev.error = e.what();
+    }
+    ev.name = stem;
+    out.push_back(std::move(ev));
+    if (progress) progress->advance();
+  }
+  return out;
+}
+
+}  // namespace dinet

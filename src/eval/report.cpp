@@ -1,0 +1,208 @@
+// The evaluation report: metrics.json and metrics.csv for scripts, report.html for people
+// (one self-contained page: tables, per-frame curves as inline SVG, stills as data URLs).
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "dinet/evaluate.h"
+#include "dinet/files.h"
+
+namespace dinet {
+namespace fs = std::filesystem;
+namespace {
+
+// JSON has no NaN: a figure that could not be measured is null.
+nlohmann::json number(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
+
+std::string fixed(double x, int digits = 3) {
+  if (!std::isfinite(x)) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+  return buf;
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string base64(const std::vector<uchar>& bytes) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = bytes[i] << 16 | bytes[i + 1] << 8 | bytes[i + 2];
+    for (int s = 18; s >= 0; s -= 6) out += table[(v >> s) & 63];
+  }
+  if (i < bytes.size()) {
+    const uint32_t v = bytes[i] << 16 | (i + 1 < bytes.size() ? bytes[i + 1] << 8 : 0);
+    out += table[(v >> 18) & 63];
+    out += table[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? table[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// A line chart of one per-frame series; gaps (NaN) break the line.
+std::string svg_curve(const std::string& title, const std::vector<double>& values) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : values)
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (!std::isfinite(lo)) return "";
+  if (hi - lo < 1e-9) hi = lo + 1;
+  const double w = 560, h = 140, pad = 30;
+  std::ostringstream svg;
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h + 20
+      << "' class='curve'><text x='4' y='14'>" << html_escape(title) << "</text>"
+      << "<text x='4' y='" << pad + 4 << "' class='axis'>" << fixed(hi, 2) << "</text>"
+      << "<text x='4' y='" << h + 4 << "' class='axis'>" << fixed(lo, 2) << "</text>"
+      << "<text x='" << w - 80 << "' y='" << h + 16 << "' class='axis'>frame " << values.size() - 1
+      << "</text><path d='";
+  bool pen_up = true;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      pen_up = true;
+      continue;
+    }
+    const double x = 50 + (w - 60) * (values.size() > 1 ? double(i) / (values.size() - 1) : 0.5);
+    const double y = pad + (h - pad) * (1 - (values[i] - lo) / (hi - lo));
+    svg << (pen_up ? "M" : "L") << fixed(x, 1) << " " << fixed(y, 1) << " ";
+    pen_up = false;
+  }
+  svg << "' fill='none' stroke='#2a6fdb' stroke-width='1.5'/></svg>";
+  return svg.str();
+}
+
+nlohmann::json to_json(const VideoEvaluation& v) {
+  nlohmann::json j = {{"name", v.name}, {"result", v.result.string()}, {"source", v.source.string()}};
+  if (!v.error.empty()) {
+    j["error"] = v.error;
+    return j;
+  }
+  j["frames"] = v.frames;
+  j["psnr_face"] = number(v.psnr_face);
+  j["ssim_face"] = number(v.ssim_face);
+  j["psnr_mouth"] = number(v.psnr_mouth);
+  j["ssim_mouth"] = number(v.ssim_mouth);
+  j["lmd"] = number(v.lmd);
+  if (v.sync) {
+    j["sync_offset"] = v.sync->offset;
+    j["sync_confidence"] = number(v.sync->confidence);
+    j["sync_score"] = number(v.sync->score);
+    nlohmann::json by_offset = nlohmann::json::array();
+    for (double s : v.sync->score_by_offset) by_offset.push_back(number(s));
+    j["sync_score_by_offset"] = by_offset;
+  }
+  return j;
+}
+
+const char* kColumns[] = {"name",  "frames", "psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth",
+                          "lmd",   "sync_offset", "sync_confidence", "sync_score", "error"};
+
+std::vector<std::string> row(const VideoEvaluation& v) {
+  const bool ok = v.error.empty();
+  const bool s = ok && v.sync.has_value();
+  return {v.name,
+          ok ? std::to_string(v.frames) : "",
+          ok ? fixed(v.psnr_face) : "",
+          ok ? fixed(v.ssim_face, 4) : "",
+          ok ? fixed(v.psnr_mouth) : "",
+          ok ? fixed(v.ssim_mouth, 4) : "",
+          ok ? fixed(v.lmd) : "",
+          s ? std::to_string(v.sync->offset) : "",
+          s ? fixed(v.sync->confidence, 4) : "",
+          s ? fixed(v.sync->score, 4) : "",
+          v.error};
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string html_page(const std::vector<VideoEvaluation>& videos, const EvaluateOptions& options) {
+  std::ostringstream h;
+  h << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>dinet evaluation</title><style>"
+       "body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}"
+       "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f0f0f0}"
+       "td:first-child{text-align:left}.curve text{font-size:12px}.axis{fill:#666}"
+       ".err{color:#b00}img{margin:4px;border:1px solid #ccc}</style></head><body>"
+       "<h1>dinet evaluation</h1><p>Results in <code>"
+    << html_escape(options.result_dir.string()) << "</code> against <code>"
+    << html_escape(options.test_video_dir.string())
+    << "</code>. PSNR/SSIM compare the face crop and the mouth rectangle with the source (ground "
+       "truth when the driving audio is the source's own); LMD is the mean mouth-landmark distance "
+       "in model-face pixels; sync figures come from "
+    << (options.syncnet_path.empty() ? std::string("no SyncNet (none given)")
+                                     : "<code>" + html_escape(options.syncnet_path.string()) + "</code>")
+    << ".</p><table><tr>";
+  for (const char* c : kColumns) h << "<th>" << c << "</th>";
+  h << "</tr>";
+  for (const auto& v : videos) {
+    h << "<tr>";
+    for (const auto& cell : row(v)) h << "<td>" << html_escape(cell) << "</td>";
+    h << "</tr>";
+  }
+  h << "</table>";
+  for (const auto& v : videos) {
+    h << "<h2>" << html_escape(v.name) << "</h2>";
+    if (!v.error.empty()) {
+      h << "<p class='err'>" << html_escape(v.error) << "</p>";
+      continue;
+    }
+    h << svg_curve("PSNR of the face per frame (dB)", v.psnr_face_by_frame)
+      << svg_curve("Mouth landmark distance per frame (model pixels)", v.lmd_by_frame);
+    if (v.sync) {
+      h << svg_curve("SyncNet score per frame at offset 0", v.sync->score_by_frame)
+        << svg_curve("Mean SyncNet score by audio offset (-" + std::to_string(options.max_offset) +
+                         " .. +" + std::to_string(options.max_offset) + " frames)",
+                     v.sync->score_by_offset);
+    }
+    h << "<div><p>Source | result</p>";
+    for (const cv::Mat& still : v.stills) {
+      std::vector<uchar> jpeg;
+      cv::imencode(".jpg", still, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
+      h << "<img src='data:image/jpeg;base64," << base64(jpeg) << "'>";
+    }
+    h << "</div>";
+  }
+  h << "</body></html>\n";
+  return h.str();
+}
+
+}  // namespace
+
+void write_evaluation_report(const fs::path& dir, const std::vector<VideoEvaluation>& videos,
+                             const EvaluateOptions& options) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& v : videos) all.push_back(to_json(v));
+  write_file_atomic(dir / "metrics.json", nlohmann::json({{"videos", all}}).dump(2) + "\n");
+
+  std::string csv;
+  for (const char* c : kColumns) csv += (csv.empty() ? "" : ",") + std::string(c);
+  csv += "\n";
+  for (const auto& v : videos) {
+    const auto cells = row(v);
+    for (size_t i = 0; i < cells.size(); ++i) csv += (i ? "," : "") + csv_field(cells[i]);
+    csv += "\n";
+  }
+  write_file_atomic(dir / "metrics.csv", csv);
+  write_file_atomic(dir / "report.html", html_page(videos, options));
+}
+
+}  // namespace dinet

@@ -1,0 +1,87 @@
+// dinet evaluate: quality figures of the dubbed results against their sources
+// (the published fork's run_evaluate.py).
+#include <cstdio>
+
+#include "commands.h"
+#include "dinet/evaluate.h"
+#include "dinet/progress.h"
+#include "dinet/runtime.h"
+
+namespace dinet::cli {
+namespace {
+
+struct EvaluateArgs {
+  EvaluateOptions options;
+  std::filesystem::path root;
+  int threads = 0;
+};
+
+void run_evaluate(EvaluateArgs& args) {
+  set_threads(args.threads);
+  EvaluateOptions& o = args.options;
+  if (!args.root.empty()) {
+    // --root moves asserts/ as a whole: rebase the defaults that start with ./asserts.
+    for (auto* path : {&o.result_dir, &o.test_video_dir, &o.output_dir}) {
+      const std::string s = path->lexically_normal().string();
+      if (s.rfind("asserts/", 0) == 0) *path = args.root / s.substr(8);
+    }
+  }
+  Progress progress("evaluate", -1, "videos");
+  const auto videos = evaluate_results(o, &progress);
+  progress.finish();
+  write_evaluation_report(o.output_dir, videos, o);
+  int failed = 0;
+  for (const auto& v : videos) {
+    if (!v.error.empty()) {
+      ++failed;
+      std::fprintf(stderr, "dinet: %s: %s\n", v.name.c_str(), v.error.c_str());
+      continue;
+    }
+    std::printf("%-32s PSNR face %.2f dB, SSIM face %.4f, PSNR mouth %.2f dB, LMD %.2f", v.name.c_str(),
+                v.psnr_face, v.ssim_face, v.psnr_mouth, v.lmd);
+    if (v.sync) std::printf(", sync offset %d, confidence %.3f", v.sync->offset, v.sync->confidence);
+    std::printf("\n");
+  }
+  std::printf("report: %s\n", (o.output_dir / "report.html").c_str());
+  if (failed) throw Error(std::to_string(failed) + " of " + std::to_string(videos.size()) +
+                          " videos could not be evaluated (see above)");
+}
+
+}  // namespace
+
+void setup_evaluate(CLI::App& app) {
+  auto args = std::make_shared<EvaluateArgs>();
+  auto* verb = app.add_subcommand(
+      "evaluate",
+      "Measure dubbed videos against their sources: PSNR/SSIM (face, mouth), mouth landmark "
+      "distance, lip-sync offset and confidence; writes metrics.json, metrics.csv, report.html");
+  EvaluateOptions& o = args->options;
+  verb->add_option("--inference_result_dir,--result_dir", o.result_dir,
+                   "Dubbed videos (<stem>_facial_dubbing_add_audio.mp4 or <stem>.mp4)")
+      ->capture_default_str();
+  verb->add_option("--test_video_dir", o.test_video_dir, "Source videos <stem>.mp4")
+      ->capture_default_str();
+  verb->add_option("--landmark_dir", o.landmark_dir,
+                   "OpenFace CSVs of the sources (default: <test_video_dir>_landmark_openface; "
+                   "detected when missing)");
+  verb->add_option("--res_dir,--evaluate_result_dir", o.output_dir, "Where the report goes")
+      ->capture_default_str();
+  verb->add_option("--root", args->root, "Moves asserts/: the default paths start there");
+  verb->add_option("--syncnet_path", o.syncnet_path,
+                   "SyncNet checkpoint (`dinet train sync`, or the published syncnet_256mouth.pth) "
+                   "for the lip-sync figures; without it they are skipped");
+  verb->add_option("--deepspeech_model", o.deepspeech_model,
+                   "output_graph.pb, for a SyncNet trained on DeepSpeech features");
+  verb->add_option("--mouth_region_size", o.mouth_region_size,
+                   "Mouth size of the face regions (default: the SyncNet's, else 256)");
+  verb->add_option("--max_offset", o.max_offset, "Lip-sync offsets searched, in frames (+-)")
+      ->capture_default_str();
+  verb->add_option("--max_sync_windows", o.max_sync_windows,
+                   "5-frame windows scored per video, evenly spread")
+      ->capture_default_str();
+  verb->add_option("--landmark_model", o.landmark_model, "dlib 68-point predictor (default: Debian's)");
+  add_threads_option(verb, args->threads);
+  verb->callback([args] { run_evaluate(*args); });
+}
+
+}  // namespace dinet::cli
