@@ -110,6 +110,25 @@ TEST(Networks, CachedReferenceEqualsPlainForward) {
                    reference.expand({3, -1, -1, -1})), audio.slice(0, 0, 2)), c10::Error);
 }
 
+// bf16 runs end to end (AdaAT samples in float32, which the CPU grid sampler needs) and
+// stays near the float32 result.
+TEST(Networks, DINetRunsInBFloat16) {
+  torch::manual_seed(2);
+  torch::NoGradGuard no_grad;
+  dinet::DINet net;
+  net->eval();
+  const auto source = torch::rand({1, 3, 104, 80}), refs = torch::rand({1, 15, 104, 80});
+  const auto audio = torch::randn({1, 29, 5});
+  const auto full = net->forward(source, refs, audio);
+  net->to(torch::kBFloat16);
+  const auto half = net->forward(source.to(torch::kBFloat16), refs.to(torch::kBFloat16),
+                                 audio.to(torch::kBFloat16));
+  EXPECT_EQ(half.scalar_type(), torch::kBFloat16);
+  const auto diff = (half.to(torch::kFloat) - full).abs();
+  EXPECT_LT(diff.mean().item<float>(), 0.01);
+  EXPECT_LT(diff.max().item<float>(), 0.05);
+}
+
 TEST(Networks, SyncNetStateDictAndScoreMap) {
   torch::NoGradGuard no_grad;
   dinet::SyncNet net;

@@ -65,14 +65,18 @@ at::Tensor AdaATImpl::forward(const at::Tensor& feature_map, const at::Tensor& p
   const int64_t height = feature_map.size(2), width = feature_map.size(3);
   TORCH_CHECK(depth == feature_channels_, "AdaAT: expected ", feature_channels_,
               " feature channels, got ", depth);
+  // Sampling runs in at least float32: in bfloat16 the depth coordinates (steps of 2/255)
+  // would round onto each other and blend the wrong channels.
+  const auto precision = at::promote_types(feature_map.scalar_type(), at::kFloat);
   const at::Tensor code = commn_linear_->forward(para_code);
   // Per channel: (B,D,1,1), broadcast over the (h,w) grid.
-  const at::Tensor scale = scale_->forward(code).mul(2).view({batch, depth, 1, 1});
-  const at::Tensor angle = rotation_->forward(code).mul(3.14159).view({batch, depth, 1, 1});
-  const at::Tensor shift = translation_->forward(code).view({batch, depth, 2, 1, 1});
+  const at::Tensor scale = scale_->forward(code).to(precision).mul(2).view({batch, depth, 1, 1});
+  const at::Tensor angle =
+      rotation_->forward(code).to(precision).mul(3.14159).view({batch, depth, 1, 1});
+  const at::Tensor shift = translation_->forward(code).to(precision).view({batch, depth, 2, 1, 1});
   const at::Tensor cos = angle.cos(), sin = angle.sin();
 
-  const auto options = feature_map.options();
+  const auto options = feature_map.options().dtype(precision);
   const at::Tensor x = base_coordinates(width, options).view({1, 1, 1, width});
   const at::Tensor y = base_coordinates(height, options).view({1, 1, height, 1});
   const at::Tensor z = base_coordinates(depth, options).view({1, depth, 1, 1});
@@ -85,12 +89,13 @@ at::Tensor AdaATImpl::forward(const at::Tensor& feature_map, const at::Tensor& p
   // under align_corners=False, so neighbouring channels blend; a per-channel 2-D warp
   // would not reproduce the published network.
   namespace F = torch::nn::functional;
-  return F::grid_sample(feature_map.unsqueeze(1), grid,
+  return F::grid_sample(feature_map.to(precision).unsqueeze(1), grid,
                         F::GridSampleFuncOptions()
                             .mode(torch::kBilinear)
                             .padding_mode(torch::kZeros)
                             .align_corners(false))
-      .squeeze(1);
+      .squeeze(1)
+      .to(feature_map.scalar_type());
 }
 
 DINetImpl::DINetImpl(int64_t source_channel, int64_t ref_channel, int64_t audio_channel)
