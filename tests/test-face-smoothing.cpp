@@ -101,3 +101,15 @@ TEST(SmoothTrack, FramesWithoutAFaceAreLeftAlone) {
   EXPECT_NEAR(track.frames[14][30].x, truth_at(14)[30].x, 2.0);
   EXPECT_NEAR(track.frames[30][30].x, truth_at(30)[30].x, 2.0);
 }
+
+TEST(SmoothTrack, CutsAreNotSmoothedAcross) {
+  LandmarkTrack track = noisy_track(40, 0.f);
+  for (int t = 20; t < 40; ++t)  // a cut: the face jumps 100 px
+    for (auto& p : track.frames[t]) p.x += 100;
+  LandmarkTrack across = track;
+  smooth_track(across);
+  smooth_track(track, {}, {20});
+  EXPECT_NEAR(track.frames[19][30].x, truth_at(19)[30].x, 0.05);
+  EXPECT_NEAR(track.frames[20][30].x, truth_at(20)[30].x + 100, 0.05);
+  EXPECT_GT(std::abs(across.frames[19][30].x - truth_at(19)[30].x), 5.0);
+}

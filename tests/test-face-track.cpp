@@ -129,3 +129,32 @@ TEST(CropOnRealFrames, PastingTheUnmodifiedCropBackChangesLittle) {
     }
   }
 }
+
+TEST(FaceTracker, FramesWithoutAFaceAreReportedAndTheFaceIsFoundAgain) {
+  REQUIRE_MODEL();
+  VideoReader reader(test::shared_dir() / "data/real/mimictalk_German_20s.mp4");
+  FaceTracker tracker(model());
+  cv::RNG rng(7);
+  std::vector<uint8_t> found;
+  cv::Mat frame;
+  for (int t = 0; t < 40 && reader.read(frame); ++t) {
+    if (t >= 10 && t < 20) frame.setTo(cv::Scalar::all(0));           // a black gap
+    if (t >= 25 && t < 30) rng.fill(frame, cv::RNG::UNIFORM, 0, 256);  // noise: no face either
+    found.push_back(tracker.track(frame).has_value());
+  }
+  ASSERT_EQ(found.size(), 40u);
+  for (int t = 0; t < 40; ++t) {
+    const bool face = !(t >= 10 && t < 20) && !(t >= 25 && t < 30);
+    EXPECT_EQ(found[t], face) << "frame " << t;
+  }
+  LandmarkTrack track;
+  for (uint8_t f : found) {
+    track.frames.push_back(FaceLandmarks{});
+    track.success.push_back(f);
+    track.confidence.push_back(f ? 1.f : 0.f);
+  }
+  const auto gaps = fill_gaps(track, 6);
+  ASSERT_EQ(gaps.size(), 1u);  // the 5 noise frames are filled, the 10 black ones are not
+  EXPECT_EQ(gaps[0].begin, 10);
+  EXPECT_EQ(gaps[0].end, 20);
+}

@@ -51,6 +51,7 @@ struct TrackedFace {
   // detection; head turns and nods lower it to about 0.4.
   float confidence = 0;
   bool detected = false;  // the track (re)started from a detection on this frame
+  bool cut = false;       // the picture around the face changed at once (a cut in the video)
 };
 
 // Follows one face through consecutive frames of one video. Not thread-safe; one per video.
@@ -101,6 +102,7 @@ struct LandmarkOptions {
 
 struct VideoLandmarks {
   LandmarkTrack track;
+  std::vector<int64_t> cuts;     // frames where the tracker saw a cut (smoothing stops there)
   std::vector<FrameRange> gaps;  // frames still without a face after filling short gaps
   int64_t found = 0;             // frames where the tracker found the face
   int64_t interpolated = 0;      // frames filled by interpolation (success 1, lower confidence)
@@ -119,8 +121,10 @@ VideoLandmarks detect_video_landmarks(const std::filesystem::path& video, const 
 // 1 and half the confidence of their neighbours. Returns the runs left unfilled.
 std::vector<FrameRange> fill_gaps(LandmarkTrack& track, int max_gap, int64_t* filled = nullptr);
 
-// Smooths each run of consecutive frames with success 1 (see SmoothingOptions).
-void smooth_track(LandmarkTrack& track, const SmoothingOptions& options = {});
+// Smooths each run of consecutive frames with success 1 (see SmoothingOptions); a frame in
+// `cuts` (increasing) starts a new run, so no smoothing blends two shots.
+void smooth_track(LandmarkTrack& track, const SmoothingOptions& options = {},
+                  const std::vector<int64_t>& cuts = {});
 
 // Jitter in pixels: the mean length of the second difference over time of the nose and
 // eye-corner points (27-30, 33, 36, 39, 42, 45), which barely move in talking-head footage,

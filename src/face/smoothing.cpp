@@ -157,8 +157,17 @@ std::vector<FrameRange> fill_gaps(LandmarkTrack& track, int max_gap, int64_t* fi
   return left;
 }
 
-void smooth_track(LandmarkTrack& track, const SmoothingOptions& options) {
-  for (const FrameRange run : runs_of(track, 1)) smooth_run(track, run.begin, run.end, options);
+void smooth_track(LandmarkTrack& track, const SmoothingOptions& options,
+                  const std::vector<int64_t>& cuts) {
+  for (const FrameRange run : runs_of(track, 1)) {
+    int64_t begin = run.begin;
+    for (int64_t cut : cuts) {  // in increasing order
+      if (cut <= begin || cut >= run.end) continue;
+      smooth_run(track, begin, cut, options);
+      begin = cut;
+    }
+    smooth_run(track, begin, run.end, options);
+  }
 }
 
 double landmark_jitter(const LandmarkTrack& track) {

@@ -110,6 +110,7 @@ VideoLandmarks detect_video_landmarks(const std::filesystem::path& video, const 
   track.frames.reserve(size_t(std::max<int64_t>(reader.info().frame_count, 0)));
   for_each_frame(reader, options.threads, [&](const cv::Mat& frame) {
     const auto face = tracker.track(frame);
+    if (face && face->cut) result.cuts.push_back(int64_t(track.size()));
     track.frames.push_back(face ? face->landmarks : FaceLandmarks{});
     track.success.push_back(face ? 1 : 0);
     track.confidence.push_back(face ? face->confidence : 0.f);
@@ -120,7 +121,7 @@ VideoLandmarks detect_video_landmarks(const std::filesystem::path& video, const 
   result.found = std::count(found.begin(), found.end(), uint8_t(1));
   result.jitter_before = landmark_jitter(track);
   result.gaps = fill_gaps(track, options.max_gap, &result.interpolated);
-  if (options.smooth) smooth_track(track, options.smoothing);
+  if (options.smooth) smooth_track(track, options.smoothing, result.cuts);
   // Measured on the frames the tracker found, as before: interpolated frames are straight
   // lines and would flatter the number.
   LandmarkTrack measured{track.frames, found, track.confidence};
