@@ -11,6 +11,7 @@ void add_threads_option(CLI::App* verb, int& threads);
 
 void setup_forward(CLI::App& app);
 void setup_landmarks(CLI::App& app);
+void setup_features(CLI::App& app);
 void setup_prepare(CLI::App& app);
 
 }  // namespace dinet::cli

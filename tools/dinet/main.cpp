@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
 
   dinet::cli::setup_forward(app);
   dinet::cli::setup_landmarks(app);
+  dinet::cli::setup_features(app);
   dinet::cli::setup_prepare(app);
 
   try {
