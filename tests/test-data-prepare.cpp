@@ -99,7 +99,7 @@ TEST(StreamLandmarks, WindowedFinalLandmarksEqualTheWholeTrack) {
   }
   auto stream = dinet::prepare::StreamLandmarks::tracked(9);
   for (size_t t = 0; t < raw.size(); ++t)
-    stream.add(raw.success[t] ? &raw.frames[t] : nullptr, raw.confidence[t]);
+    stream.add(raw.success[t] ? &raw.frames[t] : nullptr, raw.confidence[t], t == 230);
   ASSERT_FALSE(stream.ready(261, 270));  // fewer than kContext frames after it
   stream.finish();
   int64_t filled = 0;
@@ -108,7 +108,9 @@ TEST(StreamLandmarks, WindowedFinalLandmarksEqualTheWholeTrack) {
   // The whole-video clean-up, as detect_video_landmarks does it.
   dinet::LandmarkTrack reference = raw;
   dinet::fill_gaps(reference, dinet::LandmarkOptions{}.max_gap);
-  dinet::smooth_track(reference);
+  dinet::smooth_track(reference, {}, {230});
+  EXPECT_TRUE(stream.has_cut(225, 234));
+  EXPECT_FALSE(stream.has_cut(230, 239));  // a clip may start with a new shot
   for (int64_t begin = 0; begin < 300; begin += 9) {
     const auto chunk = stream.finalized(begin, std::min<int64_t>(300, begin + 9));
     for (size_t k = 0; k < chunk.size(); ++k) {

@@ -3,6 +3,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -23,10 +24,10 @@ LandmarkTrack slice(const LandmarkTrack& track, int64_t begin, int64_t end) {
 }
 
 // Gap filling and smoothing as detect_video_landmarks does them for a whole video.
-void finish_track(LandmarkTrack& track) {
+void finish_track(LandmarkTrack& track, const std::vector<int64_t>& cuts) {
   const LandmarkOptions options;
   fill_gaps(track, options.max_gap);
-  if (options.smooth) smooth_track(track, options.smoothing);
+  if (options.smooth) smooth_track(track, options.smoothing, cuts);
 }
 
 std::string six_digits(int64_t n) {
@@ -51,7 +52,8 @@ StreamLandmarks StreamLandmarks::tracked(int64_t chunk) {
   return s;
 }
 
-void StreamLandmarks::add(const FaceLandmarks* landmarks, float confidence) {
+void StreamLandmarks::add(const FaceLandmarks* landmarks, float confidence, bool cut) {
+  if (cut) cuts_.push_back(known());
   raw_.frames.push_back(landmarks ? *landmarks : FaceLandmarks{});
   raw_.success.push_back(landmarks != nullptr);
   raw_.confidence.push_back(landmarks ? confidence : 0.0f);
@@ -68,8 +70,15 @@ LandmarkTrack StreamLandmarks::finalized(int64_t begin, int64_t end) const {
   const int64_t lo = std::max<int64_t>(0, begin - kContext);
   const int64_t hi = std::min(known(), end + kContext);
   LandmarkTrack window = slice(raw_, lo, hi);
-  finish_track(window);
+  std::vector<int64_t> cuts;
+  for (int64_t cut : cuts_)
+    if (cut > lo && cut < hi) cuts.push_back(cut - lo);
+  finish_track(window, cuts);
   return slice(window, begin - lo, end - lo);
+}
+
+bool StreamLandmarks::has_cut(int64_t begin, int64_t end) const {
+  return std::any_of(cuts_.begin(), cuts_.end(), [&](int64_t c) { return c > begin && c < end; });
 }
 
 LandmarkTrack StreamLandmarks::whole(int64_t* filled) const {
@@ -107,16 +116,19 @@ void ClipWriter::write_ready(const StreamLandmarks& landmarks, int64_t frame_len
   for (;;) {
     const int64_t begin = next_clip_ * clip_length_, end = begin + clip_length_;
     if (end >= frame_length || !landmarks.ready(begin, end)) return;
-    write_clip(next_clip_, landmarks.finalized(begin, end));
+    // Drawn for every clip, as the published compute_crop_radius draws before any check:
+    // clip i always gets the i-th number of the video's sequence.
+    const double scale = 1.05 + std::generate_canonical<double, 53>(random_) / 10;
+    if (landmarks.has_cut(begin, end))
+      ++stats_.cut;
+    else
+      write_clip(next_clip_, landmarks.finalized(begin, end), scale);
     ++next_clip_;
     while (!frames_.empty() && frames_.front().first < end) frames_.pop_front();
   }
 }
 
-void ClipWriter::write_clip(int64_t clip, const LandmarkTrack& landmarks) {
-  // Drawn before any check, as the published compute_crop_radius does: clip i always gets
-  // the i-th number of the video's sequence.
-  const double scale = 1.05 + std::generate_canonical<double, 53>(random_) / 10;
+void ClipWriter::write_clip(int64_t clip, const LandmarkTrack& landmarks, double scale) {
   // The published crop truncates every landmark to an integer first (numpy astype(int)),
   // which keeps the crop window on whole pixels: the crop is a copy, not a resampling.
   std::vector<FaceLandmarks> points(landmarks.size());

@@ -34,19 +34,23 @@ class StreamLandmarks {
   // Final landmarks come in chunks [i * chunk, (i + 1) * chunk): the training clips.
   static StreamLandmarks tracked(int64_t chunk);
 
-  void add(const FaceLandmarks* landmarks, float confidence);  // tracked: the next frame
+  // Tracked: the next frame; `cut` when the tracker saw a cut in the video at this frame.
+  void add(const FaceLandmarks* landmarks, float confidence, bool cut);
   void finish() { complete_ = true; }                          // no more frames
   int64_t known() const { return static_cast<int64_t>(raw_.size()); }
   // Whether the chunk [begin, end) has its final landmarks.
   bool ready(int64_t begin, int64_t end) const;
   // Final landmarks of the chunk [begin, end) (ready() must hold; begin a chunk boundary).
   LandmarkTrack finalized(int64_t begin, int64_t end) const;
+  // Whether a cut falls inside (begin, end): such a clip mixes two shots.
+  bool has_cut(int64_t begin, int64_t end) const;
   // Every frame's final landmarks, chunk by chunk (after finish()); `filled` counts the
   // frames without a face that were filled from their neighbours.
   LandmarkTrack whole(int64_t* filled = nullptr) const;
 
  private:
   LandmarkTrack raw_;
+  std::vector<int64_t> cuts_;  // increasing frame indices
   int64_t chunk_ = 0;
   bool tracked_ = false, complete_ = false;
 };
@@ -55,6 +59,7 @@ struct CropStats {
   int clips = 0;
   int rejected = 0;  // the face size changed more than 1.5x within the clip (published rule)
   int no_face = 0;   // a frame of the clip has no face
+  int cut = 0;       // the clip spans a cut between two shots
 };
 
 // Keeps the frames of the clips not yet written and writes each clip once its frames and
@@ -73,7 +78,7 @@ class ClipWriter {
   const CropStats& stats() const { return stats_; }
 
  private:
-  void write_clip(int64_t clip, const LandmarkTrack& landmarks);
+  void write_clip(int64_t clip, const LandmarkTrack& landmarks, double scale);
 
   std::filesystem::path dir_;
   int clip_length_;

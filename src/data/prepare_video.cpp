@@ -123,7 +123,8 @@ std::vector<StepOutcome> run_pass(RunContext& ctx, const fs::path& file, VideoPl
     if (track) {
       const auto face = tracker->track(frame);
       found += face.has_value();
-      landmarks.add(face ? &face->landmarks : nullptr, face ? face->confidence : 0.0f);
+      landmarks.add(face ? &face->landmarks : nullptr, face ? face->confidence : 0.0f,
+                    face && face->cut);
     }
     if (crop) {
       clips.push(n, frame);
@@ -166,6 +167,7 @@ std::vector<StepOutcome> run_pass(RunContext& ctx, const fs::path& file, VideoPl
     if (csv_rows >= 0 && n != csv_rows)
       add_note(o, std::to_string(n) + " frames, " + std::to_string(csv_rows) + " landmark rows");
     if (stats.no_face) add_note(o, std::to_string(stats.no_face) + " clips without a face left out");
+    if (stats.cut) add_note(o, std::to_string(stats.cut) + " clips across a cut left out");
     if (stats.rejected)
       add_note(o, std::to_string(stats.rejected) + " clips left out: face size changed over 1.5x");
     // Written after the CSV, so the settings name the landmarks these crops came from.
