@@ -49,12 +49,14 @@ Backdrop make_backdrop(cv::Size size, const FaceIdentity& face, cv::Point2f neck
   // Shoulders: sloping from the neck, rounded at the arms, down past the frame; a V-neck
   // opening narrower than the neck; shaded towards the bottom; a folded edge at the collar.
   const float fw = float(face_width);
-  Polyline body;
-  for (const cv::Point2f p : {cv::Point2f{-0.3f, 0.02f}, {-0.7f, 0.15f}, {-1.05f, 0.3f}, {-1.25f, 0.45f},
-                              {-1.35f, 0.7f}, {-1.4f, 3.0f}, {1.4f, 3.0f}, {1.35f, 0.7f}, {1.25f, 0.45f},
-                              {1.05f, 0.3f}, {0.7f, 0.15f}, {0.3f, 0.02f}})
-    body.push_back(neck + p * fw);
-  body = spline(body, true);
+  Polyline outline;
+  for (const cv::Point2f p : {cv::Point2f{-1.4f, 1.2f}, {-1.35f, 0.7f}, {-1.25f, 0.45f}, {-1.05f, 0.3f},
+                              {-0.7f, 0.15f}, {-0.3f, 0.02f}, {0.3f, 0.02f}, {0.7f, 0.15f}, {1.05f, 0.3f},
+                              {1.25f, 0.45f}, {1.35f, 0.7f}, {1.4f, 1.2f}})
+    outline.push_back(neck + p * fw);
+  Polyline body = spline(outline, false);
+  body.push_back(neck + cv::Point2f(1.4f, 3.0f) * fw);
+  body.push_back(neck + cv::Point2f(-1.4f, 3.0f) * fw);
   out.clothes_roi = bounds(body, size, 2);
   if (out.clothes_roi.empty()) return out;
   const cv::Point2f corner = out.clothes_roi.tl();

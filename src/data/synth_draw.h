@@ -31,6 +31,9 @@ void blend_stroke(cv::Mat& image, const Polyline& line, const cv::Scalar& colour
 void blend_soft(cv::Mat& image, const Polyline& polygon, const cv::Scalar& colour, double opacity,
                 double softness);
 
+// A colour darkened (k < 1) or lightened, e.g. the skin in shadow.
+inline cv::Scalar shade(const cv::Scalar& c, double k) { return {c[0] * k, c[1] * k, c[2] * k}; }
+
 // Points of an ellipse (for blending as a polygon).
 Polyline ellipse(cv::Point2f centre, cv::Size2f half_axes, int count = 32);
 

@@ -6,6 +6,9 @@
 
 #include <opencv2/core.hpp>
 
+#include <initializer_list>
+
+#include "synth_draw.h"
 #include "synth_face.h"
 
 namespace dinet::synth {
@@ -29,6 +32,11 @@ class FaceRenderer {
   const cv::Mat& alpha() const { return alpha_; }    // CV_8UC1, 255 = face
 
  private:
+  Polyline units(std::initializer_list<cv::Point2f> points) const;  // face units -> canvas
+  void paint_ears_cheeks_neck();
+  void paint_nose(const FaceLandmarks& neutral);   // neutral: canvas pixels
+  void paint_brows(const FaceLandmarks& neutral);
+  void paint_hair(cv::RNG& rng);
   void draw_eye(const FaceLandmarks& px, int first, cv::Point2f gaze);
   void draw_mouth(const FaceLandmarks& px);
 
