@@ -162,9 +162,11 @@ StepOutcome split_hdtf_video(RunContext& ctx, const HdtfVideo& video) {
   cv::Mat frame, out;
   int64_t index = 0;  // next frame the reader returns
   bool ended = false;
+  size_t kept = 0;
   for (size_t clip = 0; clip < video.intervals.size() && !ended; ++clip) {
     if (!ours && fs::exists(clip_path(clip))) {
       notes.push_back("kept " + clip_path(clip).string() + " (not written by dinet prepare)");
+      ++kept;
       continue;  // the next clip's seek skips its frames
     }
     const int64_t first = std::llround(video.intervals[clip].first * kFps);
@@ -211,17 +213,15 @@ StepOutcome split_hdtf_video(RunContext& ctx, const HdtfVideo& video) {
       writer.write(out);
       ++written;
     }
-    if (written == 0) {
-      notes.push_back("clip " + std::to_string(clip) + " starts after the video ends");
-      break;  // the writer is dropped unfinished, so no empty clip appears
-    }
+    if (written == 0) break;  // the writer is dropped unfinished: no empty clip appears
     writer.finish();
     outcome.clips++;
     if (written < last - first)
       notes.push_back("clip " + std::to_string(clip) + " cut short at the end of the video");
   }
   outcome.frames = index;
-  if (ended && notes.empty()) notes.push_back("video ends before its last clip");
+  if (const size_t missing = video.intervals.size() - kept - size_t(outcome.clips))
+    notes.push_back(std::to_string(missing) + " clips start after the video ends");
   marker.finish(video.name, settings);
   for (const auto& note : notes) outcome.reason += (outcome.reason.empty() ? "" : "; ") + note;
   return outcome;

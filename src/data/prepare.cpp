@@ -3,6 +3,7 @@
 // features, then one decode for frames, landmarks and crops), and the training json.
 #include <algorithm>
 #include <chrono>
+#include <numeric>
 
 #include "dinet/error.h"
 #include "dinet/media.h"
@@ -45,21 +46,29 @@ int64_t probe_frames(const fs::path& file) {
   }
 }
 
-// Runs `count` tasks in parallel under one progress bar; each task fills its own slot.
-void run_stage(RunContext& ctx, const std::string& label, size_t count, int64_t total_frames,
+// Runs one task per video in parallel under one progress bar, longest videos first (so a
+// long video does not start last and run alone); each task fills its video's slot, so the
+// outcomes keep the videos' order.
+void run_stage(RunContext& ctx, const std::string& label, const std::vector<int64_t>& frames,
                const std::function<std::vector<StepOutcome>(size_t)>& task,
                PrepareSummary& summary) {
+  const size_t count = frames.size();
   if (count == 0) return;
+  std::vector<size_t> order(count);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return frames[a] > frames[b]; });
   std::vector<std::vector<StepOutcome>> slots(count);
   std::unique_ptr<Progress> progress;
-  if (ctx.params.show_progress) progress = std::make_unique<Progress>(label, total_frames, "frames");
+  if (ctx.params.show_progress)
+    progress = std::make_unique<Progress>(label, std::accumulate(frames.begin(), frames.end(), int64_t{0}),
+                                          "frames");
   ctx.progress = progress.get();
   ctx.videos_done = 0;
   ctx.videos_total = static_cast<int>(count);
   if (progress) progress->set_fields("videos 0/" + std::to_string(count));
   try {
     run_parallel(count, ctx.params.jobs, [&](size_t i) {
-      slots[i] = task(i);
+      slots[order[i]] = task(order[i]);
       ctx.video_finished();
     });
   } catch (const Interrupted&) {
@@ -132,19 +141,19 @@ PrepareSummary run_prepare(const PrepareParams& params) {
 
   if (p.steps.split_hdtf) {
     const auto videos = read_hdtf_annotations(p.hdtf_annotation_dir, p.hdtf_video_dir);
-    int64_t frames = 0;
+    std::vector<int64_t> frames;  // decoded up to the end of the last clip
     for (const auto& v : videos)
-      if (!v.file.empty() && !v.intervals.empty()) frames += int64_t(v.intervals.back().second * 25);
-    run_stage(ctx, "split HDTF", videos.size(), frames, [&](size_t i) {
+      frames.push_back(v.file.empty() || v.intervals.empty() ? 0 : int64_t(v.intervals.back().second * 25));
+    run_stage(ctx, "split HDTF", frames, [&](size_t i) {
       return std::vector{guarded("split_hdtf", videos[i].name,
                                  [&] { return split_hdtf_video(ctx, videos[i]); })};
     }, summary);
   }
   if (p.steps.resample_25fps && !summary.interrupted) {
     const auto files = list_videos(p.raw_video_dir);
-    int64_t frames = 0;
-    for (const auto& f : files) frames += probe_frames(f);
-    run_stage(ctx, "25 fps", files.size(), frames, [&](size_t i) {
+    std::vector<int64_t> frames;
+    for (const auto& f : files) frames.push_back(probe_frames(f));
+    run_stage(ctx, "25 fps", frames, [&](size_t i) {
       return std::vector{guarded("resample_25fps", video_name(files[i]),
                                  [&] { return resample_video(ctx, files[i]); })};
     }, summary);
@@ -170,10 +179,9 @@ PrepareSummary run_prepare(const PrepareParams& params) {
       features = std::make_unique<AudioFeatureExtractor>(
           AudioFeatureOptions{p.audio_feature, p.deep_speech_model});
     }
-    int64_t frames = 0;
-    for (const auto& f : files)
-      if (video_pass_needed(p, f)) frames += probe_frames(f);
-    run_stage(ctx, "prepare", files.size(), frames, [&](size_t i) {
+    std::vector<int64_t> frames;
+    for (const auto& f : files) frames.push_back(video_pass_needed(p, f) ? probe_frames(f) : 0);
+    run_stage(ctx, "prepare", frames, [&](size_t i) {
       std::vector<StepOutcome> outcomes;
       if (audio_steps) outcomes = prepare_audio(ctx, files[i], features.get());
       if (video_steps) {
