@@ -29,7 +29,7 @@ struct DistributedConfig {
   int rank = 0;
   int world_size = 1;
   int local_rank = 0;        // index on this machine: the CUDA device it uses
-  int local_world_size = 1;  // processes on this machine
+  int local_world_size = 0;  // processes on this machine; 0: not known
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;  // 0 with launcher_store false: rank 0 picks a free port (tests)
   // The launcher (torchrun's default static rendezvous, `dinet launch`) already serves the
@@ -80,6 +80,8 @@ class Distributed {
   int rank() const { return rank_; }
   int world_size() const { return world_size_; }
   int local_rank() const { return local_rank_; }
+  // Processes on this machine (1 when not known): they share its CPU cores.
+  int local_world_size() const { return local_world_size_; }
   // Rank 0 writes checkpoints, logs and pictures.
   bool is_main() const { return rank_ == 0; }
   bool active() const { return group_ != nullptr; }
@@ -115,7 +117,7 @@ class Distributed {
 
  private:
   std::shared_ptr<const detail::Group> group_;
-  int rank_ = 0, world_size_ = 1, local_rank_ = 0;
+  int rank_ = 0, world_size_ = 1, local_rank_ = 0, local_world_size_ = 1;
 };
 
 // ---- launching --------------------------------------------------------------------------

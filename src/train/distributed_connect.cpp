@@ -21,6 +21,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <limits>
 #include <sstream>
 
@@ -184,6 +185,7 @@ Distributed Distributed::connect(const DistributedConfig& c) {
   d.rank_ = c.rank;
   d.world_size_ = c.world_size;
   d.local_rank_ = c.local_rank;
+  d.local_world_size_ = std::max(c.local_world_size, 1);
   return d;
 }
 
