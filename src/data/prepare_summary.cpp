@@ -1,6 +1,8 @@
 // The closing report of `dinet prepare`: what was done, skipped and failed (with reasons),
 // the disk used by the outputs and the speed. "Already done" skips are only counted: a
-// re-run over thousands of videos should print a few lines, not thousands.
+// re-run over thousands of videos should print a few lines, not thousands. Outputs kept
+// because dinet prepare did not write them (the user's OpenFace CSVs, features) are counted
+// the same way.
 #include <array>
 #include <cstdio>
 #include <map>
@@ -29,8 +31,8 @@ std::string line_for(const StepOutcome& o) {
 }  // namespace
 
 std::string format_summary(const PrepareSummary& s) {
-  // step -> {done, already done, other skips, failed}
-  std::map<std::string, std::array<int, 4>> per_step;
+  // step -> {done, already done, kept (the user's), other skips, failed}
+  std::map<std::string, std::array<int, 5>> per_step;
   std::string failures, skips, notes;
   int rejected = 0;
   for (const auto& o : s.outcomes) {
@@ -44,13 +46,15 @@ std::string format_summary(const PrepareSummary& s) {
       case StepStatus::skipped:
         if (o.reason == "already done") {
           ++counts[1];
+        } else if (o.reason.rfind("kept ", 0) == 0) {
+          ++counts[2];  // the user's own files: counted, not listed (often every video)
         } else {
-          ++counts[2];
+          ++counts[3];
           skips += line_for(o);
         }
         break;
       case StepStatus::failed:
-        ++counts[3];
+        ++counts[4];
         failures += line_for(o);
         break;
     }
@@ -60,8 +64,9 @@ std::string format_summary(const PrepareSummary& s) {
                                   : "prepare: finished\n";
   for (const auto& [step, c] : per_step) {
     char line[256];
-    std::snprintf(line, sizeof line, "  %-24s %4d done, %4d already done, %4d skipped, %4d failed\n",
-                  step.c_str(), c[0], c[1], c[2], c[3]);
+    std::snprintf(line, sizeof line,
+                  "  %-24s %4d done, %4d already done, %4d kept (not ours), %4d skipped, %4d failed\n",
+                  step.c_str(), c[0], c[1], c[2], c[3], c[4]);
     out += line;
   }
   if (rejected)

@@ -144,7 +144,7 @@ std::vector<StepOutcome> write_training_json(const PrepareParams& p) {
   std::error_code ec;
   if (fs::exists(p.json_path, ec) && read_file(p.json_path) == text) {
     total.status = StepStatus::skipped;
-    total.reason = p.json_path.string() + " already up to date";
+    total.reason = "already done";  // the same content: the file is left untouched
   } else {
     write_file_atomic(p.json_path, text);
     total.reason = "wrote " + p.json_path.string() + ": " + std::to_string(videos) + " videos, " +
