@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "dinet/error.h"
 #include "dinet/evaluate.h"
 #include "dinet/progress.h"
 #include "dinet/runtime.h"
