@@ -1,0 +1,115 @@
+#include "infer/generator.h"
+
+#include <c10/core/InferenceMode.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "dinet/error.h"
+
+namespace dinet::infer {
+namespace {
+
+bool has_module(torch::nn::Module& net, const std::string& name) {
+  return net.named_modules().find(name) != nullptr;
+}
+
+}  // namespace
+
+bool cpu_has_native_bf16() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line);
+    for (std::string flag; words >> flag;)
+      if (flag == "avx512_bf16" || flag == "amx_bf16") return true;
+    return false;
+  }
+  return false;
+}
+
+at::ScalarType compute_dtype(const std::string& device, Precision precision) {
+  if (device == "cuda") {
+    if (!torch::cuda::is_available())
+      throw Error("--device cuda: no CUDA device is visible (or this LibTorch was built without CUDA)");
+    return precision == Precision::fp16 ? at::kHalf
+           : precision == Precision::bf16 ? at::kBFloat16
+                                          : at::kFloat;
+  }
+  if (device != "cpu") throw Error("--device " + device + ": expected cpu or cuda");
+  switch (precision) {
+    case Precision::fp32:
+      return at::kFloat;
+    case Precision::bf16:
+      // Without hardware bf16 products oneDNN emulates them, slower than fp32.
+      if (!cpu_has_native_bf16())
+        throw Error("--precision bf16: this CPU has neither AVX512-BF16 nor AMX-BF16; use fp32");
+      return at::kBFloat16;
+    case Precision::fp16:
+      break;
+  }
+  throw Error("--precision fp16: runs on CUDA only; on the CPU use bf16 or fp32");
+}
+
+Generator::Generator(DINet net, const std::string& device, Precision precision)
+    : net_(std::move(net)) {
+  target_.dtype = compute_dtype(device, precision);
+  target_.device = at::Device(device);
+  net_->eval();
+  net_->to(target_.device, at::kFloat);
+  torch::nn::Module& m = *net_;
+  for (int i = 0; has_module(m, "source_in_conv." + std::to_string(i)); ++i)
+    source_in_.push_back({folded_conv(m, "source_in_conv." + std::to_string(i), target_)});
+  // trans_conv.0 sees concat(source, reference) features: a sum of two convolutions, one of
+  // which is fixed for the whole video.
+  const Conv first = folded_conv(m, "trans_conv.0", target_);
+  const int64_t half = first.weight.size(1) / 2;
+  trans_first_source_ = input_slice(first, 0, half, false);
+  trans_first_reference_ = input_slice(first, half, 2 * half, true);
+  for (int i = 1; has_module(m, "trans_conv." + std::to_string(i)); ++i)
+    trans_rest_.push_back({folded_conv(m, "trans_conv." + std::to_string(i), target_)});
+  for (int i = 0; has_module(m, "appearance_conv_list.1." + std::to_string(i)); ++i)
+    appearance_.push_back(res_block(m, "appearance_conv_list.1." + std::to_string(i), target_));
+  out_first_ = {folded_conv(m, "out_conv.0", target_)};
+  out_up1_ = up_block(m, "out_conv.1", target_);
+  out_res_ = res_block(m, "out_conv.2", target_);
+  out_up2_ = up_block(m, "out_conv.3", target_);
+  out_last_ = folded_conv(m, "out_conv.4", target_);
+  audio_encoder_ = m.named_children()["audio_encoder"]->as<torch::nn::Sequential>();
+  adaat_ = m.named_children()["adaAT"]->as<AdaAT>();
+  if (!audio_encoder_ || !adaat_) throw Error("DINet generator: no audio_encoder or adaAT");
+}
+
+void Generator::set_reference(const at::Tensor& references) {
+  c10::InferenceMode guard;
+  const DINetReference ref = net_->encode_reference(references.to(target_.device, at::kFloat));
+  reference_appearance_ = ref.appearance;
+  reference_trans_ = trans_first_reference_(channels_last(ref.feature.to(target_.dtype)));
+}
+
+at::Tensor Generator::forward(const at::Tensor& source, const at::Tensor& audio) {
+  if (!reference_trans_.defined()) throw Error("Generator: set_reference was not called");
+  c10::InferenceMode guard;
+  const int64_t batch = source.size(0);
+  at::Tensor s = channels_last(source.to(target_.device, target_.dtype));
+  for (const ConvRelu& layer : source_in_) s = layer(s);
+
+  at::Tensor t = trans_first_source_(s).add_(reference_trans_).relu_();
+  for (const ConvRelu& layer : trans_rest_) t = layer(t);
+  const at::Tensor img_para = t.to(at::kFloat).mean({2, 3});
+
+  const at::Tensor audio_para = audio_encoder_->forward(audio.to(target_.device, at::kFloat)).mean(2);
+  at::Tensor g = adaat_->forward(reference_appearance_.expand({batch, -1, -1, -1}),
+                                torch::cat({img_para, audio_para}, 1));
+  g = channels_last(g.to(target_.dtype));
+  for (const ResBlock& block : appearance_) g = block(g);
+
+  at::Tensor o = out_first_(channels_last(torch::cat({s, g}, 1)));
+  o = out_up2_(out_res_(out_up1_(o)));
+  return out_last_(o).to(at::kFloat).sigmoid_().to(at::kCPU).contiguous();
+}
+
+}  // namespace dinet::infer

@@ -1,0 +1,54 @@
+// The DINet generator as inference runs it: weights folded once (infer/layers.h), the
+// reference branch and the reference half of the alignment encoder's first convolution
+// computed once per video, the convolutions in the chosen precision and channels-last.
+// The audio encoder and AdaAT (a few MFLOP, and grid_sample has no bf16 CPU kernel) run
+// in float32 with the published modules. In fp32 it is DINet::forward within float rounding.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include <vector>
+
+#include "dinet/infer.h"
+#include "dinet/networks.h"
+#include "infer/layers.h"
+
+namespace dinet::infer {
+
+// The tensor type of a precision on a device; throws dinet::Error where it would not run
+// natively (bf16 on a CPU without AVX512-BF16 or AMX, fp16 on a CPU, cuda when absent).
+at::ScalarType compute_dtype(const std::string& device, Precision precision);
+// Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo).
+bool cpu_has_native_bf16();
+
+class Generator {
+ public:
+  Generator(DINet net, const std::string& device, Precision precision);
+
+  // Five reference faces stacked on channels: (1, 15, H, W), RGB in [0, 1].
+  void set_reference(const at::Tensor& references);
+  // Masked source faces (B, 3, H, W) and audio windows (B, C, 5), float on any device ->
+  // generated faces (B, 3, H, W), float32 on the CPU, in (0, 1).
+  at::Tensor forward(const at::Tensor& source, const at::Tensor& audio);
+
+  int64_t audio_channel() const { return net_->audio_channel(); }
+
+ private:
+  DINet net_;
+  LayerTarget target_;
+  std::vector<ConvRelu> source_in_;
+  Conv trans_first_source_, trans_first_reference_;
+  std::vector<ConvRelu> trans_rest_;
+  std::vector<ResBlock> appearance_;
+  ConvRelu out_first_;
+  UpBlock out_up1_, out_up2_;
+  ResBlock out_res_;
+  Conv out_last_;
+  torch::nn::SequentialImpl* audio_encoder_ = nullptr;  // owned by net_
+  AdaATImpl* adaat_ = nullptr;
+  // Per video.
+  at::Tensor reference_trans_;       // the reference half of trans_conv.0, bias included
+  at::Tensor reference_appearance_;  // appearance_conv_list.0 output, float32
+};
+
+}  // namespace dinet::infer

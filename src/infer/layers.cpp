@@ -1,0 +1,155 @@
+#include "infer/layers.h"
+
+#include <torch/nn/modules/conv.h>
+#include <torch/torch.h>
+
+#include "dinet/error.h"
+
+namespace dinet::infer {
+namespace {
+
+std::shared_ptr<torch::nn::Module> child(torch::nn::Module& net, const std::string& name) {
+  const auto modules = net.named_modules();
+  if (const auto* found = modules.find(name)) return *found;
+  throw Error("DINet generator: no module " + name);
+}
+
+template <typename Impl>
+Impl& child_as(torch::nn::Module& net, const std::string& name) {
+  auto* impl = dynamic_cast<Impl*>(child(net, name).get());
+  if (!impl) throw Error("DINet generator: " + name + " is not a " + typeid(Impl).name());
+  return *impl;
+}
+
+// Every BatchNorm of the published networks uses PyTorch's default eps (reference 3).
+constexpr double kBatchNormEps = 1e-5;
+
+// The eval-mode BatchNorm `name` as y = x * scale + shift per channel, float32 on the CPU.
+// Read by its state-dict names, whatever module class holds them.
+std::pair<at::Tensor, at::Tensor> norm_affine(torch::nn::Module& net, const std::string& name) {
+  const auto params = child(net, name)->named_parameters(false);
+  const auto buffers = child(net, name)->named_buffers(false);
+  const auto get = [&](const auto& dict, const char* key) {
+    const at::Tensor* t = dict.find(key);
+    if (!t) throw Error("DINet generator: " + name + " has no " + key);
+    return t->detach().to(at::kCPU, at::kFloat);
+  };
+  const at::Tensor scale = get(params, "weight") / (get(buffers, "running_var") + kBatchNormEps).sqrt();
+  return {scale, get(params, "bias") - get(buffers, "running_mean") * scale};
+}
+
+Conv placed(at::Tensor weight, at::Tensor bias, int64_t stride, int64_t padding,
+            const LayerTarget& target) {
+  Conv conv;
+  conv.weight = weight.to(target.device, target.dtype).contiguous(at::MemoryFormat::ChannelsLast);
+  conv.bias = bias.to(target.device, target.dtype);
+  conv.stride = stride;
+  conv.padding = padding;
+  return conv;
+}
+
+// Weights in float32 on the CPU, for folding; `target` decides where the result lives.
+Conv raw_conv(torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  const auto stride = o.stride()->at(0);
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  if (!padding || o.stride()->at(1) != stride || (*padding)->at(0) != (*padding)->at(1))
+    throw Error("DINet generator: expected square strides and paddings");
+  Conv c;
+  c.weight = conv.weight.detach().to(at::kCPU, at::kFloat);
+  c.bias = conv.bias.defined() ? conv.bias.detach().to(at::kCPU, at::kFloat)
+                               : torch::zeros({c.weight.size(0)});
+  c.stride = stride;
+  c.padding = (*padding)->at(0);
+  return c;
+}
+
+Conv folded(torch::nn::Module& net, const std::string& conv_name, const std::string& norm_name,
+            const LayerTarget& target) {
+  torch::NoGradGuard no_grad;
+  Conv c = raw_conv(child_as<torch::nn::Conv2dImpl>(net, conv_name));
+  const auto [scale, shift] = norm_affine(net, norm_name);
+  return placed(c.weight * scale.view({-1, 1, 1, 1}), c.bias * scale + shift, c.stride, c.padding,
+                target);
+}
+
+}  // namespace
+
+at::Tensor channels_last(const at::Tensor& x) { return x.contiguous(at::MemoryFormat::ChannelsLast); }
+
+at::Tensor Conv::operator()(const at::Tensor& x) const {
+  return at::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+}
+
+Conv folded_conv(torch::nn::Module& net, const std::string& prefix, const LayerTarget& target) {
+  const auto modules = net.named_modules();
+  if (modules.find(prefix + ".norm")) return folded(net, prefix + ".conv", prefix + ".norm", target);
+  torch::NoGradGuard no_grad;
+  Conv c = raw_conv(child_as<torch::nn::Conv2dImpl>(net, prefix));
+  return placed(c.weight, c.bias, c.stride, c.padding, target);
+}
+
+Conv input_slice(const Conv& conv, int64_t begin, int64_t end, bool keep_bias) {
+  Conv part = conv;
+  part.weight = channels_last(conv.weight.slice(1, begin, end));
+  if (!keep_bias) part.bias = at::zeros_like(conv.bias);
+  return part;
+}
+
+at::Tensor ConvRelu::operator()(const at::Tensor& x) const { return conv(x).relu_(); }
+
+ResBlock res_block(torch::nn::Module& net, const std::string& prefix, const LayerTarget& target) {
+  torch::NoGradGuard no_grad;
+  ResBlock block;
+  const auto [scale, shift] = norm_affine(net, prefix + ".norm1");
+  block.scale1 = scale.view({1, -1, 1, 1}).to(target.device, target.dtype);
+  block.shift1 = shift.view({1, -1, 1, 1}).to(target.device, target.dtype);
+  block.conv1 = folded(net, prefix + ".conv1", prefix + ".norm2", target);
+  const Conv conv2 = raw_conv(child_as<torch::nn::Conv2dImpl>(net, prefix + ".conv2"));
+  block.conv2 = placed(conv2.weight, conv2.bias, conv2.stride, conv2.padding, target);
+  if (net.named_modules().find(prefix + ".channel_conv")) {
+    const Conv skip = raw_conv(child_as<torch::nn::Conv2dImpl>(net, prefix + ".channel_conv"));
+    block.channel_conv = placed(skip.weight, skip.bias, skip.stride, skip.padding, target);
+  }
+  return block;
+}
+
+at::Tensor ResBlock::operator()(const at::Tensor& x) const {
+  at::Tensor h = conv1(at::addcmul(shift1, x, scale1).relu_()).relu_();
+  h = conv2(h);
+  return h.add_(channel_conv ? (*channel_conv)(x) : x);
+}
+
+UpBlock up_block(torch::nn::Module& net, const std::string& prefix, const LayerTarget& target) {
+  const Conv conv = folded(net, prefix + ".conv", prefix + ".norm", LayerTarget{});
+  if (conv.weight.size(2) != 3 || conv.padding != 1 || conv.stride != 1)
+    throw Error("DINet generator: " + prefix + " is not a 3x3 convolution");
+  // Output row 2i + a of the upsampled image reads input rows i - 1 + a and i + a; the three
+  // kernel rows fall onto those two as rows[a] says (the same for columns).
+  const at::Tensor rows[2] = {torch::tensor({1.f, 0.f, 0.f, 0.f, 1.f, 1.f}).view({2, 3}),
+                              torch::tensor({1.f, 1.f, 0.f, 0.f, 0.f, 1.f}).view({2, 3})};
+  const at::Tensor w = conv.weight.contiguous();
+  std::vector<at::Tensor> phases;
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b) phases.push_back(torch::einsum("ik,ockl,jl->ocij", {rows[a], w, rows[b]}));
+  UpBlock up;
+  up.phases = placed(torch::cat(phases, 0), conv.bias.repeat({4}), 1, 1, target);
+  return up;
+}
+
+at::Tensor UpBlock::operator()(const at::Tensor& x) const {
+  const int64_t batch = x.size(0), height = x.size(2), width = x.size(3);
+  const int64_t channels = phases.weight.size(0) / 4;
+  // Padded by one on every side, the 2x2 output at (u, v) reads input rows u-1..u and
+  // columns v-1..v: phase (a, b) of low-resolution pixel (i, j) sits at (i + a, j + b).
+  const at::Tensor y = phases(x).relu_();
+  at::Tensor out = at::empty({batch, height, 2, width, 2, channels}, y.options().memory_format(at::MemoryFormat::Contiguous));
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b)
+      out.select(4, b).select(2, a).copy_(
+          y.narrow(1, (2 * a + b) * channels, channels).narrow(2, a, height).narrow(3, b, width).permute({0, 2, 3, 1}));
+  // (B, H, 2, W, 2, C) is the channels-last memory of (B, C, 2H, 2W).
+  return out.view({batch, 2 * height, 2 * width, channels}).permute({0, 3, 1, 2});
+}
+
+}  // namespace dinet::infer

@@ -1,0 +1,95 @@
+// The inference generator (folded BatchNorm, sub-pixel upsampling, cached reference branch)
+// against the published-structure DINet module it is built from.
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "dinet/error.h"
+#include "dinet/networks.h"
+#include "dinet/npy.h"
+#include "infer/generator.h"
+#include "test_support.h"
+
+namespace dinet {
+namespace {
+
+// Random BatchNorm statistics, so that folding them is really tested.
+DINet random_model(int64_t audio_channel, uint64_t seed) {
+  torch::manual_seed(seed);
+  DINet net(3, 15, audio_channel);
+  torch::NoGradGuard no_grad;
+  for (auto& buffer : net->named_buffers()) {
+    if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0, 0.1);
+    if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.5, 1.5);
+  }
+  for (auto& p : net->named_parameters())
+    if (p.key().find("norm") != std::string::npos && p.key().find("weight") != std::string::npos)
+      p.value().uniform_(0.5, 1.5);
+  net->eval();
+  return net;
+}
+
+struct Inputs {
+  at::Tensor source, references, audio;
+};
+
+Inputs random_inputs(int64_t batch, int64_t mouth, int64_t audio_channel) {
+  const int64_t r = mouth / 2, q = r / 4;
+  torch::manual_seed(7);
+  return {torch::rand({batch, 3, 3 * r + q, 2 * r + 2 * q}), torch::rand({1, 15, 3 * r + q, 2 * r + 2 * q}),
+          torch::randn({batch, audio_channel, 5})};
+}
+
+double psnr(const at::Tensor& a, const at::Tensor& b) {
+  const double mse = (a - b).pow(2).mean().item<double>();
+  return 10 * std::log10(1.0 / std::max(mse, 1e-20));
+}
+
+at::Tensor reference_output(DINet& net, const Inputs& in) {
+  torch::NoGradGuard no_grad;
+  return net->forward(in.source, in.references.expand({in.source.size(0), -1, -1, -1}), in.audio);
+}
+
+TEST(InferGenerator, MatchesTheModuleInFp32) {
+  DINet net = random_model(29, 1);
+  const Inputs in = random_inputs(3, 64, 29);
+  const at::Tensor expected = reference_output(net, in);
+  infer::Generator generator(net, "cpu", Precision::fp32);
+  generator.set_reference(in.references);
+  const at::Tensor got = generator.forward(in.source, in.audio);
+  ASSERT_EQ(got.sizes(), expected.sizes());
+  EXPECT_LT((got - expected).abs().max().item<double>(), 1e-4);
+}
+
+TEST(InferGenerator, MatchesThePublishedFixture) {
+  DINET_REQUIRE_SHARED();
+  const auto dir = test::shared_dir() / "fixtures" / "parity64";
+  // The fixture's batch has its own references per sample; the generator shares one.
+  for (int64_t k = 0; k < 2; ++k) {
+    const auto sample = [&](const char* name) { return read_npy(dir / name).narrow(0, k, 1); };
+    infer::Generator generator(load_dinet(dir / "dinet.pth"), "cpu", Precision::fp32);
+    generator.set_reference(sample("dinet_reference.npy"));
+    const at::Tensor got = generator.forward(sample("dinet_source.npy"), sample("dinet_audio.npy"));
+    EXPECT_LT((got - sample("dinet_out_eval.npy")).abs().max().item<double>(), 1e-4);
+  }
+}
+
+TEST(InferGenerator, Bf16StaysWithin40dBOfFp32) {
+  if (!infer::cpu_has_native_bf16()) GTEST_SKIP() << "this CPU has no native bf16";
+  DINet net = random_model(29, 2);
+  const Inputs in = random_inputs(2, 64, 29);
+  infer::Generator fp32(net, "cpu", Precision::fp32), bf16(net, "cpu", Precision::bf16);
+  fp32.set_reference(in.references);
+  bf16.set_reference(in.references);
+  EXPECT_GT(psnr(bf16.forward(in.source, in.audio), fp32.forward(in.source, in.audio)), 40.0);
+}
+
+TEST(InferGenerator, RefusesWhatWouldNotRunNatively) {
+  DINet net = random_model(29, 3);
+  EXPECT_THROW(infer::Generator(net, "cpu", Precision::fp16), Error);
+  if (!torch::cuda::is_available()) EXPECT_THROW(infer::Generator(net, "cuda", Precision::fp32), Error);
+  if (!infer::cpu_has_native_bf16()) EXPECT_THROW(infer::Generator(net, "cpu", Precision::bf16), Error);
+}
+
+}  // namespace
+}  // namespace dinet
