@@ -13,5 +13,6 @@ void setup_forward(CLI::App& app);
 void setup_landmarks(CLI::App& app);
 void setup_features(CLI::App& app);
 void setup_prepare(CLI::App& app);
+void setup_infer(CLI::App& app);
 
 }  // namespace dinet::cli

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   dinet::cli::setup_landmarks(app);
   dinet::cli::setup_features(app);
   dinet::cli::setup_prepare(app);
+  dinet::cli::setup_infer(app);
 
   try {
     app.parse(argc, argv);
