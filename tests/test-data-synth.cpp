@@ -3,10 +3,13 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <numeric>
+#include <thread>
 
 #include "data/synth_audio.h"
 #include "data/synth_clip.h"
@@ -282,6 +285,26 @@ TEST(SynthClips, SameSeedSameFilesAndReRunsSkipOrRefuse) {
     EXPECT_NE(std::string(e.what()).find("synth_000.mp4"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(fs::exists(o.out_dir / "synth_000.mp4"));
+}
+
+TEST(SynthClips, InterruptedRunLeavesNothingBehind) {
+  TempDir dir;
+  dinet::SynthOptions o;
+  o.out_dir = dir / "v";
+  o.seconds = 20;
+  o.show_progress = false;
+  std::atomic<bool> cancel{false};
+  o.cancel = &cancel;
+  std::thread stop([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancel = true;
+  });
+  const dinet::SynthResult result = dinet::synthesize_clips(o);
+  stop.join();
+  EXPECT_TRUE(result.interrupted);
+  EXPECT_TRUE(result.written.empty());
+  EXPECT_TRUE(fs::is_empty(dir / "v"));
+  EXPECT_TRUE(fs::is_empty(dir / "v_landmark_openface"));
 }
 
 TEST(SynthClips, BadOptionsSayWhich) {

@@ -31,8 +31,8 @@ struct SynthOptions {
   int width = 512, height = 512;  // even, at least 64
   int threads = 0;                // clips made at once; <= 0: every core
   bool show_progress = true;
-  // Set from a signal handler: clips being made stop between frames and leave no video
-  // (their CSV is made again next time), and the result says the run was interrupted.
+  // Set from a signal handler: clips being made stop between frames and leave nothing
+  // behind, and the result says the run was interrupted.
   const std::atomic<bool>* cancel = nullptr;
 };
 

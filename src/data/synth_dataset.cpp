@@ -53,7 +53,7 @@ void create_dir(const fs::path& dir) {
 }
 
 // The landmarks first, the video last: the video's presence marks a complete clip.
-// False when cancelled (the unfinished video is discarded).
+// False when cancelled: the unfinished video is discarded and its landmarks removed.
 bool make_clip(const Job& job, const SynthOptions& o, int frames, Progress* progress) {
   synth::SynthClip clip({o.width, o.height}, frames, synth::mix_seed(o.seed, job.index));
   write_openface_csv(job.landmarks, clip.landmarks(), synth::kFps);
@@ -62,7 +62,11 @@ bool make_clip(const Job& job, const SynthOptions& o, int frames, Progress* prog
   VideoWriter writer(job.video, o.width, o.height, options, &clip.audio());
   cv::Mat frame;
   for (int i = 0; i < frames; ++i) {
-    if (o.cancel && *o.cancel) return false;
+    if (o.cancel && *o.cancel) {
+      std::error_code ec;
+      fs::remove(job.landmarks, ec);
+      return false;
+    }
     clip.render(i, frame);
     writer.write(frame);
     if (progress) progress->advance();
