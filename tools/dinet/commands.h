@@ -14,5 +14,6 @@ void setup_landmarks(CLI::App& app);
 void setup_features(CLI::App& app);
 void setup_prepare(CLI::App& app);
 void setup_infer(CLI::App& app);
+void setup_synth(CLI::App& app);
 
 }  // namespace dinet::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   dinet::cli::setup_features(app);
   dinet::cli::setup_prepare(app);
   dinet::cli::setup_infer(app);
+  dinet::cli::setup_synth(app);
 
   try {
     app.parse(argc, argv);
