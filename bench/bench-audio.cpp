@@ -1,0 +1,127 @@
+// dinet-bench audio: seconds to compute each audio feature for a minute of speech. DeepSpeech
+// runs with random weights of the v0.1.0 sizes (494 -> 2048 -> 2048 -> 4096 -> BiLSTM 2048 ->
+// 2048 -> 29), since the real graph is not redistributable: the cost depends only on the sizes.
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+#include "audio/deepspeech_network.h"
+#include "bench.h"
+#include "dinet/audio_features.h"
+#include "dinet/media.h"
+#include "dinet/runtime.h"
+
+namespace dinet::bench {
+namespace {
+
+struct AudioBenchOptions {
+  std::string input = "../shared/data/real/sadtalker_RD_Radio31_000.wav";
+  double seconds = 60;
+  int hidden = 2048;  // v0.1.0's n_hidden
+  int threads = 0;
+  int repeats = 3;
+};
+
+double cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+struct Timing {
+  double wall = 0, cpu = 0;  // seconds; CPU time of all threads, which other processes on a
+                             // shared machine inflate far less than wall time
+};
+
+template <typename F>
+Timing median_timing(int repeats, F&& run) {
+  std::vector<Timing> times;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = cpu_seconds();
+    run();
+    times.push_back({std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                     cpu_seconds() - cpu_start});
+  }
+  std::sort(times.begin(), times.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
+  return times[times.size() / 2];
+}
+
+// The input file repeated to the wanted length (real speech, so the spectra are realistic).
+Audio speech(const AudioBenchOptions& options) {
+  const Audio clip = load_audio(options.input, 16000);
+  Audio audio;
+  const auto n = static_cast<size_t>(options.seconds * 16000);
+  while (audio.samples.size() < n)
+    audio.samples.insert(audio.samples.end(), clip.samples.begin(), clip.samples.end());
+  audio.samples.resize(n);
+  return audio;
+}
+
+deepspeech::Weights random_weights(int64_t h) {
+  auto dense = [](int64_t in, int64_t out) {
+    return at::randn({in, out}) / std::sqrt(static_cast<double>(in));
+  };
+  deepspeech::Weights w;
+  w.h1 = dense(494, h), w.b1 = at::randn({h}) * 0.1;
+  w.h2 = dense(h, h), w.b2 = at::randn({h}) * 0.1;
+  w.h3 = dense(h, 2 * h), w.b3 = at::randn({2 * h}) * 0.1;
+  w.fw_kernel = dense(3 * h, 4 * h) * 0.5, w.fw_bias = at::randn({4 * h}) * 0.1;
+  w.bw_kernel = dense(3 * h, 4 * h) * 0.5, w.bw_bias = at::randn({4 * h}) * 0.1;
+  w.h5 = dense(2 * h, h), w.b5 = at::randn({h}) * 0.1;
+  w.h6 = dense(h, 29), w.b6 = at::randn({29}) * 0.1;
+  return w;
+}
+
+void print_row(const char* step, const AudioBenchOptions& o, int threads, int64_t rows,
+               const Timing& t) {
+  std::printf("| %s | %.0f | %d | %lld | %.3f | %.3f | %.1fx |\n", step, o.seconds, threads,
+              static_cast<long long>(rows), t.wall, t.cpu, o.seconds / t.wall);
+  std::fflush(stdout);
+}
+
+void run_audio_bench(const AudioBenchOptions& options) {
+  const int threads = set_threads(options.threads);
+  const Audio audio = speech(options);
+  std::printf("Audio features for %.0f s of speech (%s, repeated), median of %d runs; "
+              "DeepSpeech with random weights, n_hidden %d.\n\n",
+              options.seconds, options.input.c_str(), options.repeats, options.hidden);
+  std::printf("| step | audio s | threads | rows | wall s | CPU s | x real time |\n");
+  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+
+  int64_t rows = 0;
+  Timing t = median_timing(options.repeats, [&] { rows = mel_features(audio).size(0); });
+  print_row("mel (320 channels)", options, threads, rows, t);
+
+  at::Tensor inputs;
+  t = median_timing(options.repeats, [&] {
+    inputs = deepspeech_input_vectors(deepspeech_mfcc(deepspeech_pcm(audio)));
+  });
+  print_row("DeepSpeech front end (MFCC, 494 inputs)", options, threads, inputs.size(0), t);
+
+  const deepspeech::Network network(random_weights(options.hidden), "random weights");
+  t = median_timing(options.repeats, [&] { rows = network.forward(inputs, 2).size(0); });
+  print_row("DeepSpeech network", options, threads, rows, t);
+}
+
+std::function<void()> setup_audio_bench(CLI::App& app) {
+  auto options = std::make_shared<AudioBenchOptions>();
+  app.add_option("--input", options->input,
+                 "speech to repeat (default: ../shared/data/real/sadtalker_RD_Radio31_000.wav)");
+  app.add_option("--seconds", options->seconds, "audio length in seconds (default: 60)");
+  app.add_option("--hidden", options->hidden, "DeepSpeech n_hidden (default: 2048, v0.1.0)");
+  app.add_option("--threads", options->threads, "CPU threads (default: every core)");
+  app.add_option("-r,--repeats", options->repeats, "timed runs per row (default: 3)");
+  return [options] { run_audio_bench(*options); };
+}
+
+}  // namespace
+
+DINET_BENCH("audio", "seconds per minute of audio: log-mel, DeepSpeech front end and network",
+            setup_audio_bench);
+
+}  // namespace dinet::bench
