@@ -92,8 +92,8 @@ void published_crop(const std::vector<fs::path>& videos, const fs::path& frames_
     const cv::Mat first = cv::imread((frames_dir / name / "000000.jpg").string());
     for (int64_t end = 9, clip = 0; end < static_cast<int64_t>(track.size()); end += 9, ++clip) {
       const std::span<const FaceLandmarks> run(track.frames.data() + end - 9, 9);
-      const auto radius = published_crop_radius(first.size(), run,
-                                                 1.05 + std::generate_canonical<double, 53>(rng) / 10);
+      const auto radius = published_crop_radius(
+          first.size(), run, 1.05 + std::generate_canonical<double, 53>(rng) / 10);
       if (!radius) continue;
       const fs::path dir = out / name / six(clip);
       fs::create_directories(dir);
@@ -136,7 +136,8 @@ void run_prepare_bench(const PrepareBenchOptions& o) {
     if (!s.failed_videos().empty()) std::fprintf(stderr, "%s", format_summary(s).c_str());
     runs.emplace_back(t, std::move(s));
   }
-  std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.first.wall < b.first.wall; });
+  std::sort(runs.begin(), runs.end(),
+            [](const auto& a, const auto& b) { return a.first.wall < b.first.wall; });
   const auto& [ours_time, ours] = runs[runs.size() / 2];
   const double frames = static_cast<double>(ours.frames);
 
@@ -147,12 +148,14 @@ void run_prepare_bench(const PrepareBenchOptions& o) {
   const Timing crop_time =
       measure([&] { published_crop(videos, dump, p.openface_landmark_dir, crops, jobs); });
 
-  std::printf("%zu videos, %lld frames (%.1f MB of video), %d jobs, `dinet prepare --all "
-              "--audio_feature %s --jpeg_quality %d`, median of %d runs.\n\n",
-              videos.size(), static_cast<long long>(ours.frames), video_bytes / 1e6, jobs,
-              o.audio_feature.c_str(), o.jpeg_quality, std::max(1, o.repeats));
-  std::printf("| pipeline | seconds | frames/s | CPU ms/frame | disk (allocated) | files | "
-              "files per frame |\n");
+  std::printf(
+      "%zu videos, %lld frames (%.1f MB of video), %d jobs, `dinet prepare --all "
+      "--audio_feature %s --jpeg_quality %d`, median of %d runs.\n\n",
+      videos.size(), static_cast<long long>(ours.frames), video_bytes / 1e6, jobs,
+      o.audio_feature.c_str(), o.jpeg_quality, std::max(1, o.repeats));
+  std::printf(
+      "| pipeline | seconds | frames/s | CPU ms/frame | disk (allocated) | files | "
+      "files per frame |\n");
   std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   auto row = [&](const std::string& name, Timing t, uint64_t allocated, uint64_t bytes) {
     std::printf("| %s | %.2f | %.0f | %.2f | %.2f MB | %.2f MB | %.1f KB |\n", name.c_str(), t.wall,
@@ -170,7 +173,8 @@ void run_prepare_bench(const PrepareBenchOptions& o) {
   row("published dump + crop (no OpenFace, no DeepSpeech)",
       {dump_time.wall + crop_time.wall, dump_time.cpu + crop_time.cpu}, dump_alloc + crop_alloc,
       dump_bytes + crop_bytes);
-  std::printf("\nOurs, per output folder:\n\n| folder | allocated | files |\n| --- | ---: | ---: |\n");
+  std::printf(
+      "\nOurs, per output folder:\n\n| folder | allocated | files |\n| --- | ---: | ---: |\n");
   for (const auto& [path, allocated] : ours.disk_usage)
     std::printf("| %s | %.2f MB | %.2f MB |\n", path.filename().c_str(), allocated / 1e6,
                 file_bytes(path) / 1e6);
@@ -186,10 +190,12 @@ std::function<void()> setup_prepare_bench(CLI::App& app) {
       ->required();
   app.add_option("--audio_feature", options->audio_feature, "mel or deepspeech (default: mel)");
   app.add_option("--jpeg_quality", options->jpeg_quality, "our crops' JPEG quality (default: 90)");
-  app.add_option("-r,--repeats", options->repeats, "runs of ours; the median is reported (default: 1)");
+  app.add_option("-r,--repeats", options->repeats,
+                 "runs of ours; the median is reported (default: 1)");
   app.add_option("--jobs", options->jobs, "videos in parallel (default: every core)");
-  app.add_option("--work_dir", options->work_dir,
-                 "scratch folder, emptied first and removed after (default: <tmp>/dinet-bench-prepare)");
+  app.add_option(
+      "--work_dir", options->work_dir,
+      "scratch folder, emptied first and removed after (default: <tmp>/dinet-bench-prepare)");
   return [options] { run_prepare_bench(*options); };
 }
 

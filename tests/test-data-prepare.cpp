@@ -54,7 +54,9 @@ int count(const dinet::PrepareSummary& s, const std::string& step, StepStatus st
   return n;
 }
 
-nlohmann::json read_json(const fs::path& path) { return nlohmann::json::parse(dinet::read_file(path)); }
+nlohmann::json read_json(const fs::path& path) {
+  return nlohmann::json::parse(dinet::read_file(path));
+}
 
 // Checks one video's crops and json entry against the published layout.
 void expect_published_video(const PrepareParams& p, const nlohmann::json& entry,
@@ -248,7 +250,8 @@ TEST(Prepare, HdtfAnnotationsCutAndCropClips) {
   synth(raw, 1, 3.0, 128);
   fs::rename(p.hdtf_video_dir / "synth_000.mp4", p.hdtf_video_dir / "RD_Radio7.mp4");
   fs::create_directories(p.hdtf_annotation_dir);
-  std::ofstream(p.hdtf_annotation_dir / "RD_annotion_time.txt") << "Radio7.mp4 00:00-00:01 00:01.5-00:00:02.5\n";
+  std::ofstream(p.hdtf_annotation_dir / "RD_annotion_time.txt")
+      << "Radio7.mp4 00:00-00:01 00:01.5-00:00:02.5\n";
   std::ofstream(p.hdtf_annotation_dir / "RD_crop_wh.txt") << "Radio7_1.mp4 16 96 8 96\n";
   p.steps.split_hdtf = true;
   p.hdtf_size = 64;

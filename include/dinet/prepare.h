@@ -26,13 +26,13 @@
 namespace dinet {
 
 struct PrepareSteps {
-  bool split_hdtf = false;            // cut raw HDTF videos by *_annotion_time.txt
-  bool resample_25fps = false;        // 25 fps copies of raw videos into source_video_dir
-  bool detect_landmarks = false;      // <video>.csv where none exists (never overwrites)
-  bool extract_video_frame = false;   // every full frame as JPEG (published step 1)
-  bool extract_audio = false;         // <video>.wav, 16 kHz mono
-  bool extract_audio_feature = false; // --extract_deep_speech: feature rows, 25 per second
-  bool crop_face = false;             // 9-frame clips of native-size face crops
+  bool split_hdtf = false;             // cut raw HDTF videos by *_annotion_time.txt
+  bool resample_25fps = false;         // 25 fps copies of raw videos into source_video_dir
+  bool detect_landmarks = false;       // <video>.csv where none exists (never overwrites)
+  bool extract_video_frame = false;    // every full frame as JPEG (published step 1)
+  bool extract_audio = false;          // <video>.wav, 16 kHz mono
+  bool extract_audio_feature = false;  // --extract_deep_speech: feature rows, 25 per second
+  bool crop_face = false;              // 9-frame clips of native-size face crops
   bool generate_training_json = false;
   bool any() const;
 };
@@ -49,14 +49,14 @@ struct PrepareParams {
   std::filesystem::path source_video_dir, openface_landmark_dir, video_frame_dir, audio_dir,
       deep_speech_dir, crop_face_dir, json_path, deep_speech_model;
 
-  int clip_length = 9;                    // frames per training clip
+  int clip_length = 9;                       // frames per training clip
   std::string audio_feature = "deepspeech";  // "deepspeech" (29 per frame) or "mel"
-  std::string image_format = "jpg";       // crops: "jpg" or "png"
-  int jpeg_quality = 90;                  // 0..100, for jpg crops
-  int hdtf_size = 512;                    // side of the square HDTF face crops (*_crop_wh.txt)
-  uint64_t seed = 0;                      // crop scales: one random scale per clip
-  int jobs = 0;                           // videos in parallel; <= 0: every core
-  bool force = false;                     // redo steps already done (user files still kept)
+  std::string image_format = "jpg";          // crops: "jpg" or "png"
+  int jpeg_quality = 90;                     // 0..100, for jpg crops
+  int hdtf_size = 512;                       // side of the square HDTF face crops (*_crop_wh.txt)
+  uint64_t seed = 0;                         // crop scales: one random scale per clip
+  int jobs = 0;                              // videos in parallel; <= 0: every core
+  bool force = false;                        // redo steps already done (user files still kept)
   bool show_progress = true;
   // Set from a signal handler: running videos stop between frames, leave no marker, and
   // the summary says the run was interrupted.

@@ -47,7 +47,7 @@ double parse_time(const std::string& text, const fs::path& file, int line) {
 
 // Lines "<name> <field> <field> ..." into name -> fields.
 std::map<std::string, std::vector<std::string>> read_table(const fs::path& file,
-                                                          std::map<std::string, int>* lines) {
+                                                           std::map<std::string, int>* lines) {
   std::ifstream in(file);
   if (!in) throw Error(file.string(), "cannot read");
   std::map<std::string, std::vector<std::string>> table;
@@ -86,8 +86,7 @@ std::vector<HdtfVideo> read_hdtf_annotations(const fs::path& annotation_dir,
       if (name.size() > suffix.size() && name.ends_with(suffix)) files.push_back(entry.path());
   }
   if (ec) throw Error(annotation_dir.string(), "cannot list HDTF annotations: " + ec.message());
-  if (files.empty())
-    throw Error(annotation_dir.string(), "no HDTF *_annotion_time.txt files");
+  if (files.empty()) throw Error(annotation_dir.string(), "no HDTF *_annotion_time.txt files");
   std::sort(files.begin(), files.end());
 
   for (const auto& file : files) {
@@ -105,7 +104,8 @@ std::vector<HdtfVideo> read_hdtf_annotations(const fs::path& annotation_dir,
       const std::string where = file.string() + ":" + std::to_string(lines[name]);
       for (size_t i = 0; i < fields.size(); ++i) {
         const size_t dash = fields[i].find('-');
-        if (dash == std::string::npos) throw Error(where, "expected start-end, got '" + fields[i] + "'");
+        if (dash == std::string::npos)
+          throw Error(where, "expected start-end, got '" + fields[i] + "'");
         const double start = parse_time(fields[i].substr(0, dash), file, lines[name]);
         const double end = parse_time(fields[i].substr(dash + 1), file, lines[name]);
         if (end <= start) throw Error(where, "interval '" + fields[i] + "' ends before it starts");
@@ -182,8 +182,9 @@ StepOutcome split_hdtf_video(RunContext& ctx, const HdtfVideo& video) {
     cv::Rect window(0, 0, info.width, info.height);
     if (const auto& crop = video.crops[clip]) {
       window = cv::Rect((*crop)[0], (*crop)[2], (*crop)[1], (*crop)[3]) & window;
-      if (window.empty()) throw Error(video.file.string(), "crop of clip " + std::to_string(clip) +
-                                                               " lies outside the frame");
+      if (window.empty())
+        throw Error(video.file.string(),
+                    "crop of clip " + std::to_string(clip) + " lies outside the frame");
     }
     const bool resize = video.crops[clip].has_value();
     const cv::Size size = resize ? cv::Size(p.hdtf_size, p.hdtf_size) : window.size();

@@ -20,8 +20,7 @@ void require_dir(const fs::path& dir, const std::string& what) {
 }
 
 void check_settings(const PrepareParams& p) {
-  if (!p.steps.any())
-    throw Error("nothing to do: choose steps (--crop_face, ...) or --all");
+  if (!p.steps.any()) throw Error("nothing to do: choose steps (--crop_face, ...) or --all");
   if (p.clip_length < 1) throw Error("--clip_length must be at least 1");
   if (p.audio_feature != "deepspeech" && p.audio_feature != "mel")
     throw Error("--audio_feature must be deepspeech or mel, not '" + p.audio_feature + "'");
@@ -47,28 +46,30 @@ int64_t probe_frames(const fs::path& file) {
 }
 
 // Runs one task per video in parallel under one progress bar, longest videos first (so a
-// long video does not start last and run alone); each task fills its video's slot, so the
-// outcomes keep the videos' order.
+// long video does not start last and run alone). Each task appends to its video's slot as
+// its steps finish, so the outcomes keep the videos' order, and an interrupted video still
+// reports the steps it completed.
 void run_stage(RunContext& ctx, const std::string& label, const std::vector<int64_t>& frames,
-               const std::function<std::vector<StepOutcome>(size_t)>& task,
+               const std::function<void(size_t, std::vector<StepOutcome>&)>& task,
                PrepareSummary& summary) {
   const size_t count = frames.size();
   if (count == 0) return;
   std::vector<size_t> order(count);
   std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return frames[a] > frames[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return frames[a] > frames[b]; });
   std::vector<std::vector<StepOutcome>> slots(count);
   std::unique_ptr<Progress> progress;
   if (ctx.params.show_progress)
-    progress = std::make_unique<Progress>(label, std::accumulate(frames.begin(), frames.end(), int64_t{0}),
-                                          "frames");
+    progress = std::make_unique<Progress>(
+        label, std::accumulate(frames.begin(), frames.end(), int64_t{0}), "frames");
   ctx.progress = progress.get();
   ctx.videos_done = 0;
   ctx.videos_total = static_cast<int>(count);
   if (progress) progress->set_fields("videos 0/" + std::to_string(count));
   try {
     run_parallel(count, ctx.params.jobs, [&](size_t i) {
-      slots[order[i]] = task(order[i]);
+      task(order[i], slots[order[i]]);
       ctx.video_finished();
     });
   } catch (const Interrupted&) {
@@ -83,8 +84,8 @@ void run_stage(RunContext& ctx, const std::string& label, const std::vector<int6
 }  // namespace
 
 bool PrepareSteps::any() const {
-  return split_hdtf || resample_25fps || detect_landmarks || extract_video_frame ||
-         extract_audio || extract_audio_feature || crop_face || generate_training_json;
+  return split_hdtf || resample_25fps || detect_landmarks || extract_video_frame || extract_audio ||
+         extract_audio_feature || crop_face || generate_training_json;
 }
 
 PrepareParams default_prepare_params(const fs::path& root) {
@@ -143,20 +144,27 @@ PrepareSummary run_prepare(const PrepareParams& params) {
     const auto videos = read_hdtf_annotations(p.hdtf_annotation_dir, p.hdtf_video_dir);
     std::vector<int64_t> frames;  // decoded up to the end of the last clip
     for (const auto& v : videos)
-      frames.push_back(v.file.empty() || v.intervals.empty() ? 0 : int64_t(v.intervals.back().second * 25));
-    run_stage(ctx, "split HDTF", frames, [&](size_t i) {
-      return std::vector{guarded("split_hdtf", videos[i].name,
-                                 [&] { return split_hdtf_video(ctx, videos[i]); })};
-    }, summary);
+      frames.push_back(
+          v.file.empty() || v.intervals.empty() ? 0 : int64_t(v.intervals.back().second * 25));
+    run_stage(
+        ctx, "split HDTF", frames,
+        [&](size_t i, std::vector<StepOutcome>& out) {
+          out.push_back(guarded("split_hdtf", videos[i].name,
+                                [&] { return split_hdtf_video(ctx, videos[i]); }));
+        },
+        summary);
   }
   if (p.steps.resample_25fps && !summary.interrupted) {
     const auto files = list_videos(p.raw_video_dir);
     std::vector<int64_t> frames;
     for (const auto& f : files) frames.push_back(probe_frames(f));
-    run_stage(ctx, "25 fps", frames, [&](size_t i) {
-      return std::vector{guarded("resample_25fps", video_name(files[i]),
-                                 [&] { return resample_video(ctx, files[i]); })};
-    }, summary);
+    run_stage(
+        ctx, "25 fps", frames,
+        [&](size_t i, std::vector<StepOutcome>& out) {
+          out.push_back(guarded("resample_25fps", video_name(files[i]),
+                                [&] { return resample_video(ctx, files[i]); }));
+        },
+        summary);
   }
 
   const PrepareSteps& s = p.steps;
@@ -168,8 +176,9 @@ PrepareSummary run_prepare(const PrepareParams& params) {
     // Loaded once for all videos, and only when a video still needs it: features given by
     // the user (an existing _deepspeech.txt) need no model.
     std::unique_ptr<AudioFeatureExtractor> features;
-    if (s.extract_audio_feature &&
-        std::any_of(files.begin(), files.end(), [&](const fs::path& f) { return feature_needed(p, f); })) {
+    if (s.extract_audio_feature && std::any_of(files.begin(), files.end(), [&](const fs::path& f) {
+          return feature_needed(p, f);
+        })) {
       std::error_code ec;
       if (p.audio_feature == "deepspeech" && !fs::is_regular_file(p.deep_speech_model, ec))
         throw Error(p.deep_speech_model.string(),
@@ -181,15 +190,16 @@ PrepareSummary run_prepare(const PrepareParams& params) {
     }
     std::vector<int64_t> frames;
     for (const auto& f : files) frames.push_back(video_pass_needed(p, f) ? probe_frames(f) : 0);
-    run_stage(ctx, "prepare", frames, [&](size_t i) {
-      std::vector<StepOutcome> outcomes;
-      if (audio_steps) outcomes = prepare_audio(ctx, files[i], features.get());
-      if (video_steps) {
-        auto more = prepare_video(ctx, files[i]);
-        outcomes.insert(outcomes.end(), more.begin(), more.end());
-      }
-      return outcomes;
-    }, summary);
+    run_stage(
+        ctx, "prepare", frames,
+        [&](size_t i, std::vector<StepOutcome>& out) {
+          if (audio_steps) out = prepare_audio(ctx, files[i], features.get());
+          if (video_steps) {
+            auto more = prepare_video(ctx, files[i]);
+            out.insert(out.end(), more.begin(), more.end());
+          }
+        },
+        summary);
   }
 
   if (s.generate_training_json && !summary.interrupted) {

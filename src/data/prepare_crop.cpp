@@ -103,14 +103,18 @@ uint64_t video_seed(uint64_t seed, const std::string& video) {
   return hash;
 }
 
-ClipWriter::ClipWriter(fs::path video_dir, int clip_length, uint64_t seed,
-                       std::string image_format, int jpeg_quality)
-    : dir_(std::move(video_dir)), clip_length_(clip_length), extension_("." + image_format),
+ClipWriter::ClipWriter(fs::path video_dir, int clip_length, uint64_t seed, std::string image_format,
+                       int jpeg_quality)
+    : dir_(std::move(video_dir)),
+      clip_length_(clip_length),
+      extension_("." + image_format),
       random_(seed) {
   if (image_format == "jpg") encode_params_ = {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};
 }
 
-void ClipWriter::push(int64_t index, cv::Mat frame) { frames_.emplace_back(index, std::move(frame)); }
+void ClipWriter::push(int64_t index, cv::Mat frame) {
+  frames_.emplace_back(index, std::move(frame));
+}
 
 void ClipWriter::write_ready(const StreamLandmarks& landmarks, int64_t frame_length) {
   for (;;) {

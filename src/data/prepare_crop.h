@@ -36,7 +36,7 @@ class StreamLandmarks {
 
   // Tracked: the next frame; `cut` when the tracker saw a cut in the video at this frame.
   void add(const FaceLandmarks* landmarks, float confidence, bool cut);
-  void finish() { complete_ = true; }                          // no more frames
+  void finish() { complete_ = true; }  // no more frames
   int64_t known() const { return static_cast<int64_t>(raw_.size()); }
   // Whether the chunk [begin, end) has its final landmarks.
   bool ready(int64_t begin, int64_t end) const;

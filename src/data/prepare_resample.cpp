@@ -32,7 +32,8 @@ StepOutcome resample_video(RunContext& ctx, const fs::path& file) {
   const VideoInfo& info = reader.info();
   std::string extension = file.extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(), ::tolower);
-  if (std::abs(info.source_fps - kFps) < 1e-3 && extension == ".mp4" && info.rotation_degrees == 0) {
+  if (std::abs(info.source_fps - kFps) < 1e-3 && extension == ".mp4" &&
+      info.rotation_degrees == 0) {
     AtomicFile copy(output);
     fs::copy_file(file, copy.temp_path(), fs::copy_options::overwrite_existing);
     copy.commit();

@@ -70,8 +70,8 @@ void StepMarker::remove(const std::string& video) const {
 Plan plan_step(const StepMarker& marker, const std::string& video, const nlohmann::json& settings,
                const fs::path& output, bool force) {
   std::error_code ec;
-  const bool present = fs::is_directory(output, ec) ? !fs::is_empty(output, ec)
-                                                    : fs::exists(output, ec);
+  const bool present =
+      fs::is_directory(output, ec) ? !fs::is_empty(output, ec) : fs::exists(output, ec);
   if (!present) return Plan::run;
   const bool ours = marker.exists(video) || marker.started(video);
   if (!ours) return Plan::skip_foreign;

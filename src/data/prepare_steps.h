@@ -104,9 +104,9 @@ StepOutcome guarded(const std::string& step, const std::string& video,
 
 // hdtf_split.cpp: one raw HDTF video -> <source_video_dir>/<name>_<clip index>.mp4.
 struct HdtfVideo {
-  std::string name;                    // "Radio11" (annotation file name without .mp4)
-  fs::path file;                       // the raw video found for it
-  std::vector<std::pair<double, double>> intervals;  // seconds
+  std::string name;  // "Radio11" (annotation file name without .mp4)
+  fs::path file;     // the raw video found for it
+  std::vector<std::pair<double, double>> intervals;      // seconds
   std::vector<std::optional<std::array<int, 4>>> crops;  // x, w, y, h per clip, if given
 };
 std::vector<HdtfVideo> read_hdtf_annotations(const fs::path& annotation_dir,

@@ -64,9 +64,10 @@ std::string format_summary(const PrepareSummary& s) {
                                   : "prepare: finished\n";
   for (const auto& [step, c] : per_step) {
     char line[256];
-    std::snprintf(line, sizeof line,
-                  "  %-24s %4d done, %4d already done, %4d kept (not ours), %4d skipped, %4d failed\n",
-                  step.c_str(), c[0], c[1], c[2], c[3], c[4]);
+    std::snprintf(
+        line, sizeof line,
+        "  %-24s %4d done, %4d already done, %4d kept (not ours), %4d skipped, %4d failed\n",
+        step.c_str(), c[0], c[1], c[2], c[3], c[4]);
     out += line;
   }
   if (rejected)

@@ -31,7 +31,9 @@ struct VideoPlan {
   Plan frames = Plan::skip_done, landmarks = Plan::skip_done, crop = Plan::skip_done;
   bool requested_frames = false, requested_landmarks = false, requested_crop = false;
   nlohmann::json frames_settings, landmarks_settings;
-  bool any_run() const { return frames == Plan::run || landmarks == Plan::run || crop == Plan::run; }
+  bool any_run() const {
+    return frames == Plan::run || landmarks == Plan::run || crop == Plan::run;
+  }
 };
 
 nlohmann::json image_settings(const PrepareParams& p, const std::string& format) {
@@ -60,11 +62,14 @@ VideoPlan make_plan(const PrepareParams& p, const fs::path& file) {
   plan.frames_settings = image_settings(p, "jpg");
   plan.landmarks_settings = {{"landmarks", "dlib 68, tracked, gaps filled, smoothed"}};
   if ((plan.requested_frames = s.extract_video_frame))
-    plan.frames = plan_step(plan.frames_marker, video, plan.frames_settings, plan.frame_dir, p.force);
+    plan.frames =
+        plan_step(plan.frames_marker, video, plan.frames_settings, plan.frame_dir, p.force);
   if ((plan.requested_landmarks = s.detect_landmarks))
-    plan.landmarks = plan_step(plan.landmarks_marker, video, plan.landmarks_settings, plan.csv, p.force);
+    plan.landmarks =
+        plan_step(plan.landmarks_marker, video, plan.landmarks_settings, plan.csv, p.force);
   if ((plan.requested_crop = s.crop_face)) {
-    plan.crop = plan_step(plan.crop_marker, video, crop_settings(p, plan.csv), plan.crop_dir, p.force);
+    plan.crop =
+        plan_step(plan.crop_marker, video, crop_settings(p, plan.csv), plan.crop_dir, p.force);
     if (plan.landmarks == Plan::run && plan.crop == Plan::skip_done) plan.crop = Plan::run;
   }
   return plan;
@@ -98,14 +103,16 @@ std::vector<StepOutcome> run_pass(RunContext& ctx, const fs::path& file, VideoPl
   if (crop && !track) {
     std::error_code ec;
     if (!fs::exists(plan.csv, ec))
-      throw Error(plan.csv.string(), "no landmarks for the crops (add --detect_landmarks, or give "
-                                     "an OpenFace CSV)");
+      throw Error(plan.csv.string(),
+                  "no landmarks for the crops (add --detect_landmarks, or give "
+                  "an OpenFace CSV)");
     landmarks = StreamLandmarks::given(read_openface_csv(plan.csv));
     csv_rows = landmarks.known();
   }
   VideoReader reader(file);
   if (csv_rows >= 0 && std::abs(reader.info().frame_count - csv_rows) > 2)
-    throw Error(plan.csv.string(), std::to_string(csv_rows) + " landmark rows for a video of about " +
+    throw Error(plan.csv.string(), std::to_string(csv_rows) +
+                                       " landmark rows for a video of about " +
                                        std::to_string(reader.info().frame_count) + " frames");
   std::optional<FaceTracker> tracker;
   if (track) tracker.emplace(ctx.landmark_model());
@@ -166,7 +173,8 @@ std::vector<StepOutcome> run_pass(RunContext& ctx, const fs::path& file, VideoPl
     o.clips_rejected = stats.rejected;
     if (csv_rows >= 0 && n != csv_rows)
       add_note(o, std::to_string(n) + " frames, " + std::to_string(csv_rows) + " landmark rows");
-    if (stats.no_face) add_note(o, std::to_string(stats.no_face) + " clips without a face left out");
+    if (stats.no_face)
+      add_note(o, std::to_string(stats.no_face) + " clips without a face left out");
     if (stats.cut) add_note(o, std::to_string(stats.cut) + " clips across a cut left out");
     if (stats.rejected)
       add_note(o, std::to_string(stats.rejected) + " clips left out: face size changed over 1.5x");
@@ -205,7 +213,8 @@ std::vector<StepOutcome> prepare_video(RunContext& ctx, const fs::path& file) {
     std::string step;
   };
   const std::vector<Running> running{
-      {plan.frames == Plan::run, plan.frames_marker, p.video_frame_dir, true, "extract_video_frame"},
+      {plan.frames == Plan::run, plan.frames_marker, p.video_frame_dir, true,
+       "extract_video_frame"},
       {plan.landmarks == Plan::run, plan.landmarks_marker, p.openface_landmark_dir, false,
        "detect_landmarks"},
       {plan.crop == Plan::run, plan.crop_marker, p.crop_face_dir, true, "crop_face"}};

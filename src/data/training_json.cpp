@@ -33,7 +33,8 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, bool directories) {
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.front() == '.' || name.find(".tmp-") != std::string::npos) continue;
-    if (directories ? entry.is_directory() : entry.is_regular_file()) entries.push_back(entry.path());
+    if (directories ? entry.is_directory() : entry.is_regular_file())
+      entries.push_back(entry.path());
   }
   std::sort(entries.begin(), entries.end());
   return entries;

@@ -21,8 +21,8 @@ struct PrepareOptions {
   std::string root = "./asserts";
   // Empty: the published default under --root.
   std::string hdtf_video_dir, hdtf_annotation_dir, raw_video_dir, source_video_dir,
-      openface_landmark_dir, video_frame_dir, audio_dir, deep_speech_dir, crop_face_dir,
-      json_path, deep_speech_model;
+      openface_landmark_dir, video_frame_dir, audio_dir, deep_speech_dir, crop_face_dir, json_path,
+      deep_speech_model;
   int clip_length = 9, jpeg_quality = 90, hdtf_size = 512, jobs = 0, threads = 0;
   std::string audio_feature = "deepspeech", image_format = "jpg";
   uint64_t seed = 0;
@@ -63,12 +63,14 @@ int run(const PrepareOptions& o) {
   p.jpeg_quality = o.jpeg_quality;
   p.hdtf_size = o.hdtf_size;
   p.seed = o.seed;
-  p.jobs = o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  p.jobs =
+      o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   p.show_progress = !o.quiet;
   p.cancel = &g_cancel;
   // Videos already run in parallel; threads inside each job would only compete for cores.
-  set_threads(o.threads > 0 ? o.threads
-                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / p.jobs));
+  set_threads(o.threads > 0
+                  ? o.threads
+                  : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / p.jobs));
 
   std::signal(SIGINT, on_interrupt);
   const PrepareSummary summary = run_prepare(p);
@@ -90,7 +92,9 @@ void setup_prepare(CLI::App& app) {
       "audio features, crop faces into 9-frame clips, write training_json.json. A re-run skips "
       "what is done; files not written by dinet prepare (your OpenFace CSVs, features) are never "
       "overwritten.");
-  auto flag = [&](const char* name, bool& target, const char* help) { verb->add_flag(name, target, help); };
+  auto flag = [&](const char* name, bool& target, const char* help) {
+    verb->add_flag(name, target, help);
+  };
   flag("--split_hdtf", o->steps.split_hdtf,
        "Cut the raw HDTF videos of --hdtf_video_dir by the *_annotion_time.txt files of "
        "--hdtf_annotation_dir into <video>_<clip index>.mp4 at 25 fps (cropped and resized to "
@@ -107,8 +111,9 @@ void setup_prepare(CLI::App& app) {
   flag("--extract_audio", o->steps.extract_audio,
        "Write <audio_dir>/<video>.wav, 16 kHz mono 16-bit");
   flag("--extract_deep_speech", o->steps.extract_audio_feature,
-       "Compute the audio feature (--audio_feature) of every wav: 25 rows per second, "
-       "<video>_deepspeech.txt or <video>_mel.txt in --deep_speech_dir");
+       "Compute the audio feature (--audio_feature) of every source video's audio, one row "
+       "per frame (25 per second): <video>_deepspeech.txt (published) or <video>_mel.npy in "
+       "--deep_speech_dir");
   flag("--crop_face", o->steps.crop_face,
        "Crop the face of every frame at its native size into 9-frame clips: "
        "<crop_face_dir>/<video>/<clip, 6 digits>/<frame, 6 digits>.jpg");
@@ -117,10 +122,12 @@ void setup_prepare(CLI::App& app) {
   flag("--all", o->all,
        "Every step in order except --extract_video_frame; --split_hdtf and --resample_25fps "
        "only when their input folders exist");
-  flag("--force", o->force, "Redo steps already done (files not written by dinet prepare are still kept)");
+  flag("--force", o->force,
+       "Redo steps already done (files not written by dinet prepare are still kept)");
   flag("--quiet", o->quiet, "No progress bar");
 
-  verb->add_option("--root", o->root, "Folder that holds training_data/ and output_graph.pb (the published ./asserts)")
+  verb->add_option("--root", o->root,
+                   "Folder that holds training_data/ and output_graph.pb (the published ./asserts)")
       ->capture_default_str();
   auto dir = [&](const char* name, std::string& target, const std::string& help, const char* def) {
     verb->add_option(name, target, help + " (default: <root>/" + def + ")");
@@ -135,27 +142,34 @@ void setup_prepare(CLI::App& app) {
       "training_data/split_video_25fps");
   dir("--openface_landmark_dir", o->openface_landmark_dir, "Landmark CSVs (OpenFace format)",
       "training_data/split_video_25fps_landmark_openface");
-  dir("--video_frame_dir", o->video_frame_dir, "Full frames", "training_data/split_video_25fps_frame");
+  dir("--video_frame_dir", o->video_frame_dir, "Full frames",
+      "training_data/split_video_25fps_frame");
   dir("--audio_dir", o->audio_dir, "Extracted wav files", "training_data/split_video_25fps_audio");
   dir("--deep_speech_dir", o->deep_speech_dir, "Audio feature files",
       "training_data/split_video_25fps_deepspeech");
-  dir("--crop_face_dir", o->crop_face_dir, "Face crops", "training_data/split_video_25fps_crop_face");
+  dir("--crop_face_dir", o->crop_face_dir, "Face crops",
+      "training_data/split_video_25fps_crop_face");
   dir("--json_path", o->json_path, "Training json", "training_data/training_json.json");
   dir("--deep_speech_model", o->deep_speech_model, "DeepSpeech v0.1.0 graph", "output_graph.pb");
 
-  verb->add_option("--clip_length", o->clip_length, "Frames per training clip")->capture_default_str();
+  verb->add_option("--clip_length", o->clip_length, "Frames per training clip")
+      ->capture_default_str();
   verb->add_option("--audio_feature", o->audio_feature,
                    "deepspeech (29 DeepSpeech v0.1.0 logits per frame, needs --deep_speech_model) "
                    "or mel (built in, no model)")
-      ->capture_default_str();
-  verb->add_option("--image_format", o->image_format, "Crop image format: jpg or png")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"deepspeech", "mel"}));
+  verb->add_option("--image_format", o->image_format, "Crop image format: jpg or png")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"jpg", "png"}));
   verb->add_option("--jpeg_quality", o->jpeg_quality, "JPEG quality of crops and frames, 0..100")
       ->capture_default_str();
   verb->add_option("--hdtf_size", o->hdtf_size, "Side in pixels of the square HDTF face clips")
       ->capture_default_str();
-  verb->add_option("--seed", o->seed,
-                   "Seed of the random crop scale per clip (uniform in [1.05, 1.15), as published); "
-                   "the same seed gives the same crops")
+  verb->add_option(
+          "--seed", o->seed,
+          "Seed of the random crop scale per clip (uniform in [1.05, 1.15), as published); "
+          "the same seed gives the same crops")
       ->capture_default_str();
   verb->add_option("--jobs", o->jobs,
                    "Videos processed in parallel (default: every core, here " +
