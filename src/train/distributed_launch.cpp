@@ -150,12 +150,125 @@ void check(const LaunchOptions& o) {
                 "required with several machines: node 0 serves the rendezvous there");
 }
 
+// SIGINT and SIGTERM noted for the life of a launch (and passed on to the processes); the
+// caller's handlers come back after.
+class SignalCatcher {
+  using SigAction = struct sigaction;
+
+ public:
+  SignalCatcher() {
+    SigAction handler{};
+    handler.sa_handler = on_signal;
+    ::sigaction(SIGINT, &handler, &old_int_);
+    ::sigaction(SIGTERM, &handler, &old_term_);
+    g_signal = 0;
+  }
+  ~SignalCatcher() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  int caught() const { return g_signal; }
+
+ private:
+  SigAction old_int_{}, old_term_{};
+};
+
+void signal_running(std::vector<Process>& processes, int signal) {
+  for (Process& p : processes)
+    if (p.running) ::kill(p.pid, signal);
+}
+
+Process start_rank(const LaunchOptions& o, const std::string& program, int local, int port) {
+  Process p;
+  p.rank = o.node_rank * o.nproc_per_node + local;
+  const int world = o.nproc_per_node * o.nnodes;
+  const std::map<std::string, std::string> job{
+      {"RANK", std::to_string(p.rank)},
+      {"LOCAL_RANK", std::to_string(local)},
+      {"WORLD_SIZE", std::to_string(world)},
+      {"LOCAL_WORLD_SIZE", std::to_string(o.nproc_per_node)},
+      {"GROUP_RANK", std::to_string(o.node_rank)},
+      {"GROUP_WORLD_SIZE", std::to_string(o.nnodes)},
+      {"ROLE_RANK", std::to_string(p.rank)},
+      {"ROLE_WORLD_SIZE", std::to_string(world)},
+      {"ROLE_NAME", "default"},
+      {"MASTER_ADDR", o.master_addr},
+      {"MASTER_PORT", std::to_string(port)},
+      {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+      {"TORCHELASTIC_RESTART_COUNT", "0"},
+      {"TORCHELASTIC_MAX_RESTARTS", "0"},
+      {"TORCHELASTIC_RUN_ID", "dinet-launch"}};
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0)
+    throw Error("dinet launch: pipe: " + std::string(std::strerror(errno)));
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]), ::close(out[1]);
+    throw Error("dinet launch: pipe: " + std::string(std::strerror(errno)));
+  }
+  const std::string prefix = "[rank " + std::to_string(p.rank) + "] ";
+  p.out = {out[0], 1, prefix, {}};
+  p.err = {err[0], 2, prefix, {}};
+  try {
+    p.pid = start(program, o.command, environment_for(job), out[1], err[1]);
+  } catch (const Error&) {
+    for (const int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
+    throw;
+  }
+  p.running = true;
+  ::close(out[1]);
+  ::close(err[1]);
+  return p;
+}
+
+// Passes the output on until every process has ended; the first failure (or a signal to
+// us) stops the rest. Returns the exit status of the launch.
+int supervise(std::vector<Process>& processes, const SignalCatcher& signals,
+              std::chrono::milliseconds kill_grace) {
+  int result = 0;
+  bool stopping = false;
+  Clock::time_point kill_at;
+  const auto stop = [&](int status) {
+    result = status;
+    stopping = true;
+    kill_at = Clock::now() + kill_grace;
+    signal_running(processes, SIGTERM);
+  };
+  while (true) {
+    std::vector<pollfd> fds;
+    std::vector<Stream*> streams;
+    bool running = false;
+    for (Process& p : processes) {
+      running = running || p.running;
+      for (Stream* s : {&p.out, &p.err})
+        if (s->fd >= 0) {
+          fds.push_back({s->fd, POLLIN, 0});
+          streams.push_back(s);
+        }
+    }
+    if (fds.empty() && !running) return result;
+    ::poll(fds.data(), fds.size(), 100);
+    for (size_t i = 0; i < fds.size(); ++i)
+      if (fds[i].revents) streams[i]->read_available();
+
+    for (Process& p : processes) {
+      int status = 0;
+      if (!p.running || ::waitpid(p.pid, &status, WNOHANG) != p.pid) continue;
+      p.running = false;
+      if (exit_code(status) == 0 || stopping) continue;
+      write_all(2, "dinet launch: rank " + std::to_string(p.rank) + " failed (exit status " +
+                       std::to_string(exit_code(status)) + "); stopping the others\n");
+      stop(exit_code(status));
+    }
+    if (signals.caught() && !stopping) stop(128 + signals.caught());
+    if (stopping && Clock::now() > kill_at) signal_running(processes, SIGKILL);
+  }
+}
+
 }  // namespace
 
 int launch(const LaunchOptions& o) {
   check(o);
   const std::string program = resolve_program(o.command.front());
-  const int world = o.nproc_per_node * o.nnodes;
   int port = o.master_port;
   c10::intrusive_ptr<c10d::TCPStore> store;
   if (o.node_rank == 0) {
@@ -166,98 +279,26 @@ int launch(const LaunchOptions& o) {
     try {
       store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", options);
     } catch (const std::exception& e) {
-      throw Error("dinet launch: cannot serve the rendezvous store on port " +
-                  std::to_string(port) + ": " +
-                  std::string(e.what()).substr(0, std::string(e.what()).find('\n')));
+      const std::string message = e.what();
+      throw Error("dinet launch: cannot serve the rendezvous on port " + std::to_string(port) +
+                  ": " + message.substr(0, message.find('\n')));
     }
     port = store->getPort();
   }
-
-  struct sigaction handler {
-  }, old_int{}, old_term{};
-  handler.sa_handler = on_signal;
-  ::sigaction(SIGINT, &handler, &old_int);
-  ::sigaction(SIGTERM, &handler, &old_term);
-  g_signal = 0;
-
-  std::vector<Process> processes(o.nproc_per_node);
-  for (int local = 0; local < o.nproc_per_node; ++local) {
-    Process& p = processes[local];
-    p.rank = o.node_rank * o.nproc_per_node + local;
-    const std::map<std::string, std::string> job{
-        {"RANK", std::to_string(p.rank)},
-        {"LOCAL_RANK", std::to_string(local)},
-        {"WORLD_SIZE", std::to_string(world)},
-        {"LOCAL_WORLD_SIZE", std::to_string(o.nproc_per_node)},
-        {"GROUP_RANK", std::to_string(o.node_rank)},
-        {"GROUP_WORLD_SIZE", std::to_string(o.nnodes)},
-        {"ROLE_RANK", std::to_string(p.rank)},
-        {"ROLE_WORLD_SIZE", std::to_string(world)},
-        {"ROLE_NAME", "default"},
-        {"MASTER_ADDR", o.master_addr},
-        {"MASTER_PORT", std::to_string(port)},
-        {"TORCHELASTIC_USE_AGENT_STORE", "True"},
-        {"TORCHELASTIC_RESTART_COUNT", "0"},
-        {"TORCHELASTIC_MAX_RESTARTS", "0"},
-        {"TORCHELASTIC_RUN_ID", "dinet-launch"}};
-    int out[2], err[2];
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
-      throw Error("dinet launch: pipe failed: " + std::string(std::strerror(errno)));
-    p.pid = start(program, o.command, environment_for(job), out[1], err[1]);
-    p.running = true;
-    ::close(out[1]);
-    ::close(err[1]);
-    const std::string prefix = "[rank " + std::to_string(p.rank) + "] ";
-    p.out = {out[0], 1, prefix, {}};
-    p.err = {err[0], 2, prefix, {}};
-  }
-
-  int result = 0;
-  bool stopping = false;
-  Clock::time_point kill_at;
-  const auto stop_all = [&](int signal) {
-    for (Process& p : processes)
-      if (p.running) ::kill(p.pid, signal);
-  };
-  while (true) {
-    std::vector<pollfd> fds;
-    std::vector<Stream*> streams;
-    for (Process& p : processes)
-      for (Stream* s : {&p.out, &p.err})
-        if (s->fd >= 0) {
-          fds.push_back({s->fd, POLLIN, 0});
-          streams.push_back(s);
-        }
-    const bool any_running =
-        std::any_of(processes.begin(), processes.end(), [](const Process& p) { return p.running; });
-    if (fds.empty() && !any_running) break;
-    ::poll(fds.data(), fds.size(), 100);
-    for (size_t i = 0; i < fds.size(); ++i)
-      if (fds[i].revents) streams[i]->read_available();
-
+  const SignalCatcher signals;
+  std::vector<Process> processes;
+  try {
+    for (int local = 0; local < o.nproc_per_node; ++local)
+      processes.push_back(start_rank(o, program, local, port));
+  } catch (const Error&) {
+    signal_running(processes, SIGKILL);
     for (Process& p : processes) {
-      int status = 0;
-      if (!p.running || ::waitpid(p.pid, &status, WNOHANG) != p.pid) continue;
-      p.running = false;
-      if (exit_code(status) == 0 || stopping) continue;
-      result = exit_code(status);
-      stopping = true;
-      kill_at = Clock::now() + o.kill_grace;
-      write_all(2, "dinet launch: rank " + std::to_string(p.rank) + " failed (exit status " +
-                       std::to_string(result) + "); stopping the others\n");
-      stop_all(SIGTERM);
+      ::waitpid(p.pid, nullptr, 0);
+      ::close(p.out.fd), ::close(p.err.fd);
     }
-    if (g_signal && !stopping) {
-      result = 128 + g_signal;
-      stopping = true;
-      kill_at = Clock::now() + o.kill_grace;
-      stop_all(SIGTERM);
-    }
-    if (stopping && Clock::now() > kill_at) stop_all(SIGKILL);
+    throw;
   }
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
-  return result;
+  return supervise(processes, signals, o.kill_grace);
 }
 
 }  // namespace dinet

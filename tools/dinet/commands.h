@@ -10,6 +10,7 @@ namespace dinet::cli {
 void add_threads_option(CLI::App* verb, int& threads);
 
 void setup_forward(CLI::App& app);
+void setup_launch(CLI::App& app);
 void setup_landmarks(CLI::App& app);
 void setup_features(CLI::App& app);
 void setup_prepare(CLI::App& app);

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "dinet 0.1.0");
 
   dinet::cli::setup_forward(app);
+  dinet::cli::setup_launch(app);
   dinet::cli::setup_landmarks(app);
   dinet::cli::setup_features(app);
   dinet::cli::setup_prepare(app);
