@@ -16,5 +16,7 @@ void setup_features(CLI::App& app);
 void setup_prepare(CLI::App& app);
 void setup_infer(CLI::App& app);
 void setup_synth(CLI::App& app);
+void setup_evaluate(CLI::App& app);
+void setup_demo(CLI::App& app);
 
 }  // namespace dinet::cli

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   dinet::cli::setup_prepare(app);
   dinet::cli::setup_infer(app);
   dinet::cli::setup_synth(app);
+  dinet::cli::setup_evaluate(app);
+  dinet::cli::setup_demo(app);
 
   try {
     app.parse(argc, argv);
