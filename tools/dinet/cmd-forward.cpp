@@ -155,7 +155,8 @@ void setup_forward(CLI::App& app) {
       ->check(CLI::IsMember({"dinet", "syncnet", "discriminator"}));
   verb->add_option("--checkpoint", options->checkpoint,
                    "torch.save file: generator {state_dict: {net_g}}, SyncNet {state_dict: {net}}, "
-                   "discriminator {state_dict: {net_dI or net_dV}}, or a bare state dict")
+                   "discriminator {state_dict: {net_dI}} for 3-channel frames or {net_dV} for "
+                   "15-channel clips, or a bare state dict; channel counts come from its weights")
       ->required();
   verb->add_option("--inputs", options->inputs,
                    "comma-separated .npy files. dinet: masked source (B,3,H,W), references "
