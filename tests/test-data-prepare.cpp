@@ -8,6 +8,7 @@
 
 #include "data/prepare_crop.h"
 #include "data/prepare_steps.h"
+#include "dinet/error.h"
 #include "dinet/face.h"
 #include "dinet/files.h"
 #include "dinet/landmarks.h"
@@ -240,6 +241,26 @@ TEST(Prepare, FilesOfTheUserAreKeptEvenWithForce) {
   EXPECT_EQ(s.count(StepStatus::skipped), 2) << dinet::format_summary(s);
   EXPECT_EQ(dinet::read_file(features), "0 1\n2 3\n");
   EXPECT_EQ(dinet::read_file(p.openface_landmark_dir / "synth_000.csv"), csv);
+}
+
+TEST(Prepare, FullFramesOnlyWhenAskedAndDeepSpeechNeedsItsModel) {
+  TempDir dir;
+  PrepareParams p = layout(dir);
+  synth(p, 1, 1.0, 128);
+  p.steps.extract_video_frame = true;
+  auto s = dinet::run_prepare(p);
+  ASSERT_EQ(s.count(StepStatus::done), 1) << dinet::format_summary(s);
+  int frames = 0;
+  for (const auto& f : fs::directory_iterator(p.video_frame_dir / "synth_000"))
+    frames += f.is_regular_file();
+  EXPECT_EQ(frames, 25);
+  EXPECT_TRUE(fs::exists(p.video_frame_dir / "synth_000" / "000024.jpg"));
+  // --all never dumps frames; DeepSpeech without its graph stops before any work.
+  p = layout(dir);
+  p.all = true;
+  p.audio_feature = "deepspeech";
+  EXPECT_THROW(dinet::run_prepare(p), dinet::Error);
+  EXPECT_FALSE(fs::exists(p.crop_face_dir));
 }
 
 TEST(Prepare, HdtfAnnotationsCutAndCropClips) {

@@ -156,8 +156,8 @@ PrepareSummary run_prepare(const PrepareParams& params) {
   }
   if (p.steps.resample_25fps && !summary.interrupted) {
     const auto files = list_videos(p.raw_video_dir);
-    std::vector<int64_t> frames;
-    for (const auto& f : files) frames.push_back(probe_frames(f));
+    std::vector<int64_t> frames(files.size());
+    run_parallel(files.size(), p.jobs, [&](size_t i) { frames[i] = probe_frames(files[i]); });
     run_stage(
         ctx, "25 fps", frames,
         [&](size_t i, std::vector<StepOutcome>& out) {
@@ -188,8 +188,10 @@ PrepareSummary run_prepare(const PrepareParams& params) {
       features = std::make_unique<AudioFeatureExtractor>(
           AudioFeatureOptions{p.audio_feature, p.deep_speech_model});
     }
-    std::vector<int64_t> frames;
-    for (const auto& f : files) frames.push_back(video_pass_needed(p, f) ? probe_frames(f) : 0);
+    std::vector<int64_t> frames(files.size());  // opening thousands of videos takes a while
+    run_parallel(files.size(), p.jobs, [&](size_t i) {
+      frames[i] = video_pass_needed(p, files[i]) ? probe_frames(files[i]) : 0;
+    });
     run_stage(
         ctx, "prepare", frames,
         [&](size_t i, std::vector<StepOutcome>& out) {
