@@ -69,8 +69,15 @@ LandmarkModel::LandmarkModel(const std::filesystem::path& path) {
 
 namespace face_detail {
 
+// dlib builds its detector by decompressing and parsing a serialized copy, about half a CPU
+// second: done once per process, each tracker then copies it (its scratch state is its own).
+const dlib::frontal_face_detector& detector_prototype() {
+  static const dlib::frontal_face_detector prototype = dlib::get_frontal_face_detector();
+  return prototype;
+}
+
 struct HogDetector::Impl {
-  dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
+  dlib::frontal_face_detector detector = detector_prototype();
 };
 
 HogDetector::HogDetector() : impl_(std::make_unique<Impl>()) {}
