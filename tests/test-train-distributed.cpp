@@ -318,16 +318,26 @@ TEST(Distributed, SynchronizedBatchNormIsBatchNormInOneProcess) {
   const Batch b = make_batch({0, 1, 2});
   for (int step = 0; step < 2; ++step) {
     for (TinyNet* net : {&plain, &synced}) (*net)->zero_grad();
-    const auto [ip, sp] = plain->forward(b.image, b.sound);
-    const auto [is, ss] = synced->forward(b.image, b.sound);
+    // The trainers feed channels-last images on the CPU.
+    const at::Tensor image =
+        step == 0 ? b.image : b.image.contiguous(at::MemoryFormat::ChannelsLast);
+    const auto [ip, sp] = plain->forward(image, b.sound);
+    const auto [is, ss] = synced->forward(image, b.sound);
     EXPECT_TRUE(torch::allclose(ip, is, 1e-5, 1e-5));
     EXPECT_TRUE(torch::allclose(sp, ss, 1e-5, 1e-5));
     ((ip * b.image_target).sum() + (sp * sp).sum()).backward();
     ((is * b.image_target).sum() + (ss * ss).sum()).backward();
+    // Relative to the largest gradient: a convolution bias in front of a BatchNorm has a
+    // gradient of 0 up to rounding, which differs between any two summation orders.
     const auto p = plain->named_parameters(), s = synced->named_parameters();
+    double scale = 0;
     for (const auto& item : p)
-      EXPECT_TRUE(torch::allclose(item.value().grad(), s[item.key()].grad(), 1e-4, 1e-5))
-          << item.key();
+      scale = std::max(scale, item.value().grad().abs().max().item<double>());
+    for (const auto& item : p) {
+      const at::Tensor diff = (item.value().grad() - s[item.key()].grad()).abs().max();
+      EXPECT_LE(diff.item<double>(), 1e-6 * scale)
+          << item.key() << " (largest gradient " << scale << ")";
+    }
   }
   const auto pb = plain->named_buffers(), sb = synced->named_buffers();
   for (const auto& item : pb)
