@@ -41,16 +41,11 @@ double iou(const cv::Rect2f& a, const cv::Rect2f& b) {
   return inter > 0 ? inter / (a.area() + b.area() - inter) : 0.0;
 }
 
-cv::Mat grey(const cv::Mat& bgr) {
-  cv::Mat g;
-  cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
-  return g;
-}
-
 // Detections in `region` of the frame, scaled by `zoom` for the detector, in frame pixels.
 std::vector<Detection> detect_in(face_detail::HogDetector& detector, const cv::Mat& bgr,
                                  const cv::Rect& region, double zoom) {
-  cv::Mat g = grey(bgr(region));
+  cv::Mat g;
+  cv::cvtColor(bgr(region), g, cv::COLOR_BGR2GRAY);
   if (zoom != 1) cv::resize(g, g, cv::Size(), zoom, zoom, zoom < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
   auto found = detector.detect(g);
   for (auto& d : found) {
@@ -60,8 +55,8 @@ std::vector<Detection> detect_in(face_detail::HogDetector& detector, const cv::M
   return found;
 }
 
-// A 16x16 grey thumbnail of the box, mean removed: two frames' thumbnails of a tracked face
-// differ by a few grey levels; a cut, or a face that left, changes them wholesale.
+// A 16x16 grey thumbnail of the box, mean removed: consecutive thumbnails of a tracked face
+// correlate closely; a cut, or a face that left, decorrelates them.
 cv::Mat thumbnail(const cv::Mat& bgr, const cv::Rect2f& box) {
   const cv::Rect region = cv::Rect(box) & cv::Rect(0, 0, bgr.cols, bgr.rows);
   if (region.width < 4 || region.height < 4) return {};
