@@ -1,0 +1,91 @@
+// Training on a prepared training_json.json (the published structure, `dinet prepare`):
+//   train_sync   SyncNet (reference 3.2), which the published code ships but cannot train;
+//   train_frame  the published frame stage (reference 5), coarse to fine 64 -> 128 -> 256.
+// Checkpoints keep the published layouts, so the published PyTorch code loads them; our own
+// settings and resume state ride along under the extra top-level key 'dinet_meta'.
+// docs/training.md is the user's guide.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace dinet {
+
+// What every trainer shares.
+struct TrainRunOptions {
+  std::filesystem::path train_data;   // training_json.json
+  std::filesystem::path result_path;  // checkpoints, train_log.jsonl, samples/
+  int64_t mouth_region_size = 64;
+  int64_t batch_size = 24;
+  int64_t augment_num = 32;  // an epoch visits every training video this many times
+  int64_t seed = 456;
+  int threads = 0;           // LibTorch/OpenCV threads; <= 0: every core
+  int workers = 2;           // data-loading threads
+  int prefetch = 4;          // batches loaded ahead of the training step
+  std::string device = "cpu";        // "cpu" or "cuda"
+  std::string precision = "fp32";    // "fp32", "bf16" (CPU with bf16 support, CUDA), "fp16" (CUDA)
+  bool channels_last = true;         // NHWC activations: faster convolutions on the CPU
+  bool resume = false;               // continue from the newest checkpoint in result_path
+  // Fraction of videos (chosen by name, reproducibly) kept out of training for evaluation.
+  // With fewer than 4 videos, the last clips of every video are held out instead.
+  double holdout = 0.0;
+  bool show_progress = true;
+};
+
+// ---- SyncNet ---------------------------------------------------------------------------
+struct SyncTrainOptions : TrainRunOptions {
+  int64_t epochs = 30;
+  double lr = 1e-4;
+  int64_t checkpoint = 1;   // a checkpoint every N epochs (and after the last)
+  int64_t max_offset = 6;   // the evaluation scans audio offsets -K..K frames
+  int64_t eval_clips = 48;  // held-out clips used for the offset scan
+  SyncTrainOptions() { batch_size = 32; augment_num = 16; holdout = 0.1; }
+};
+
+struct SyncEpochResult {
+  int64_t epoch = 0;
+  double loss = 0;                 // mean training loss
+  double heldout_accuracy = 0;     // balanced in-sync / off-sync pairs, threshold 0.5
+  double mean_abs_offset = 0;      // frames, over the scanned held-out clips
+  double offset_zero_fraction = 0; // fraction of scanned clips whose best offset is 0
+  int64_t offset_clips = 0;
+  double wait_fraction = 0;        // share of the epoch the step waited for data
+};
+
+// Trains, writes `syncnet_epoch_N.pth` every `checkpoint` epochs and `syncnet_<m>mouth.pth`
+// at the end, and returns one result per epoch run now. Throws dinet::Error on bad data
+// or options.
+std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& options);
+
+// ---- frame stage --------------------------------------------------------------------------
+struct FrameTrainOptions : TrainRunOptions {
+  double lr_g = 1e-4, lr_dI = 1e-4;
+  int64_t non_decay = 200;  // epochs at the full learning rate
+  int64_t decay = 200;      // then epochs of linear decay
+  int64_t checkpoint = 2;   // netG_model_epoch_N.pth when N % checkpoint == 0
+  int64_t start_epoch = 1;
+  // Stop after this epoch (0: non_decay + decay, as published); for short runs.
+  int64_t end_epoch = 0;
+  bool coarse2fine = false;
+  std::filesystem::path coarse_model_path;  // the previous stage's checkpoint (net_g)
+  // torchvision's vgg19-dcbb9e9d.pth, or "random" (tests, benchmarks).
+  std::string vgg_weights;
+  double lamb_perception = 10;
+  bool hflip = false;        // mirror whole samples at random (not in the published recipe)
+  int64_t eval_samples = 32; // fixed samples for the per-epoch mouth L1 and the PNG grid
+};
+
+struct FrameEpochResult {
+  int64_t epoch = 0;
+  double loss_dI = 0, loss_gI = 0, loss_perception = 0;  // means over the epoch's steps
+  double mouth_l1 = 0;           // generated vs target, mouth rectangle, RGB in [0,1]
+  double copy_reference_l1 = 0;  // the same for the first reference frame, copied as is
+  double wait_fraction = 0;
+  double samples_per_second = 0;
+};
+
+std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& options);
+
+}  // namespace dinet

@@ -1,0 +1,75 @@
+// Training samples drawn from a TrainingSet: the published frame-stage sampling, and the
+// in-sync / off-sync pairs SyncNet learns from. Every draw takes its randomness from
+// (seed, epoch, sample index), so a batch is the same whichever worker thread makes it and a
+// resumed run continues with exactly the batches the interrupted one would have had.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "dinet/crop.h"
+#include "train/training_set.h"
+
+namespace dinet::train {
+
+// A generator for one sample; `stream` separates independent uses of the same index.
+std::mt19937_64 sample_rng(uint64_t seed, int64_t epoch, int64_t index, uint64_t stream = 0);
+
+// The published epoch (get_data + DataLoader(shuffle=True, drop_last=True)): every video
+// `augment_num` times, shuffled; sample i of the epoch comes from video plan[i].
+std::vector<int32_t> epoch_plan(size_t videos, int64_t augment_num, uint64_t seed, int64_t epoch);
+
+// Images are RGB in [0,1], NCHW with channels-last strides (as the batch is filled).
+struct FrameBatch {
+  at::Tensor target;      // (B,3,H,W) the source frame, what the generator must produce
+  at::Tensor masked;      // (B,3,H,W) the same with the mouth rectangle set to 0
+  at::Tensor references;  // (B,15,H,W) five faces of the same video stacked on channels
+  at::Tensor audio;       // (B,C,5) feature rows t-2 .. t+2 of the source frame t
+  int64_t size() const { return target.size(0); }
+};
+
+// The published frame sample (dataset_DINet_frame.py): six distinct clips of the video; the
+// source is frame 2..6 of the first, with its 5-row feature window; one random frame of
+// each of the other five is a reference. `hflip` mirrors a sample's images together with
+// probability 1/2 (the mouth rectangle is centred, so the mask is unchanged). Each video
+// needs at least 6 clips.
+FrameBatch make_frame_batch(const TrainingSet& set, const FaceSize& face,
+                            std::span<const int32_t> videos, uint64_t seed, int64_t epoch,
+                            int64_t first_index, bool hflip);
+
+// One SyncNet example: the mouths of frames 2..6 of a clip, and 9 feature rows of
+// `audio_video` starting at video frame `audio_first_frame`. In sync when the audio is
+// the clip's own (same video, same first frame).
+struct SyncPair {
+  int32_t video = 0, clip = 0;
+  int32_t audio_video = 0;
+  int64_t audio_first_frame = 0;
+  bool in_sync = false;
+};
+
+// Offsets of shifted negatives: |d| in [kMinShift, kMaxShift] frames. A shift of 1 or 2
+// frames barely changes a 9-frame window, so those are neither positives nor negatives.
+inline constexpr int kMinShift = 3;
+inline constexpr int kMaxShift = 15;
+
+// Half in sync; a quarter the same video's audio shifted by kMinShift..kMaxShift frames
+// either way; a quarter another video's audio (another far part of the same video when
+// there is only one). `positive` and `shifted` choose the kind instead of chance, for
+// balanced evaluation sets.
+SyncPair draw_sync_pair(const TrainingSet& set, int32_t video, std::mt19937_64& rng);
+SyncPair draw_negative_pair(const TrainingSet& set, int32_t video, int32_t clip, bool shifted,
+                            std::mt19937_64& rng);
+
+struct SyncBatch {
+  at::Tensor mouths;  // (B,15,m,m) RGB [0,1], channels-last strides
+  at::Tensor audio;   // (B,C,9)
+  at::Tensor label;   // (B,) float: 1 in sync, 0 not
+  int64_t size() const { return mouths.size(0); }
+};
+SyncBatch make_sync_batch(const TrainingSet& set, const FaceSize& face, std::span<const SyncPair> pairs);
+
+}  // namespace dinet::train
