@@ -36,7 +36,7 @@ std::vector<double> local_quadratic_weights(int64_t t, int64_t lo, int64_t hi, d
   double r0 = m[2] * m[4] - m[3] * m[3], r1 = m[2] * m[3] - m[1] * m[4], r2 = m[1] * m[3] - m[2] * m[2];
   double det = m[0] * r0 + m[1] * r1 + m[2] * r2;
   if (det <= 1e-12 * m[0] * m[2] * m[4]) {
-    // Too few frames for a quadratic: a straight line (or the mean of one or two frames).
+    // Too few frames for a quadratic: a straight line, or the frame itself when alone.
     const double line_det = m[0] * m[2] - m[1] * m[1];
     if (std::abs(line_det) < 1e-12) r0 = 1, r1 = r2 = 0, det = m[0];
     else r0 = m[2], r1 = -m[1], r2 = 0, det = line_det;
@@ -48,20 +48,21 @@ std::vector<double> local_quadratic_weights(int64_t t, int64_t lo, int64_t hi, d
   return w;
 }
 
-// Smooths several series over frames [begin, end) at once, each with its own sigma.
+// Smooths series of `frames` values, one after another with the same weights where the
+// sigma is the same: the weights depend only on where a frame sits in the run.
 class RunSmoother {
  public:
-  RunSmoother(int64_t begin, int64_t end) : begin_(begin), end_(end) {}
+  explicit RunSmoother(int64_t frames) : frames_(frames) {}
   void smooth(std::vector<double>& series, double sigma) {
     if (sigma <= 0) return;
     const int64_t reach = int64_t(std::ceil(3 * sigma));
     std::vector<double> out(series.size());
-    for (int64_t t = begin_; t < end_; ++t) {
-      const int64_t lo = std::max(begin_, t - reach), hi = std::min(end_ - 1, t + reach);
+    for (int64_t t = 0; t < frames_; ++t) {
+      const int64_t lo = std::max<int64_t>(0, t - reach), hi = std::min(frames_ - 1, t + reach);
       const auto& w = weights(t, lo, hi, sigma);
       double v = 0;
-      for (int64_t k = lo; k <= hi; ++k) v += w[size_t(k - lo)] * series[size_t(k - begin_)];
-      out[size_t(t - begin_)] = v;
+      for (int64_t k = lo; k <= hi; ++k) v += w[size_t(k - lo)] * series[size_t(k)];
+      out[size_t(t)] = v;
     }
     series = std::move(out);
   }
@@ -76,7 +77,7 @@ class RunSmoother {
     if (interior) interior_ = scratch_, interior_sigma_ = sigma;
     return scratch_;
   }
-  int64_t begin_, end_;
+  int64_t frames_;
   std::vector<double> interior_, scratch_;
   double interior_sigma_ = -1;
 };
@@ -99,7 +100,7 @@ void smooth_run(LandmarkTrack& track, int64_t begin, int64_t end, const Smoothin
       local[2 * k + 1][i] = s * dx + c * dy;
     }
   }
-  RunSmoother smoother(0, int64_t(n));
+  RunSmoother smoother{int64_t(n)};
   for (auto* series : {&cx, &cy, &log_scale, &angle}) smoother.smooth(*series, o.pose_sigma);
   for (int k = 0; k < 68; ++k)
     for (int axis = 0; axis < 2; ++axis)
