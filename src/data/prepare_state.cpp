@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -140,6 +141,11 @@ std::vector<fs::path> list_videos(const fs::path& dir) {
   }
   if (ec) throw Error(dir.string(), "cannot list videos: " + ec.message());
   std::sort(files.begin(), files.end());
+  std::map<std::string, fs::path> by_name;
+  for (const auto& file : files)
+    if (auto [it, fresh] = by_name.emplace(video_name(file), file); !fresh)
+      throw Error(file.string(), "has the name of " + it->second.filename().string() +
+                                     ", and they would share every output: rename one");
   return files;
 }
 

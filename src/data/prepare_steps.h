@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -89,7 +90,8 @@ struct Interrupted : std::exception {
   const char* what() const noexcept override { return "interrupted"; }
 };
 
-// Video files of a folder (mp4, mov, mkv, avi, webm, m4v), sorted by name.
+// Video files of a folder (mp4, mov, mkv, avi, webm, m4v), sorted by name. Two videos with
+// one name ("a.mp4", "a.mov") would share every output: that throws dinet::Error.
 std::vector<fs::path> list_videos(const fs::path& dir);
 std::string video_name(const fs::path& file);  // file name without extension
 
