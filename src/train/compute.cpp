@@ -1,0 +1,146 @@
+#include "train/compute.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/cuda.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "dinet/error.h"
+
+namespace dinet::train {
+namespace {
+
+// oneDNN runs bf16 convolutions natively only with AVX512-BF16 or AMX; elsewhere it
+// emulates them, slower than fp32.
+bool cpu_has_bf16() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line);
+    for (std::string w; words >> w;)
+      if (w == "avx512_bf16" || w == "amx_bf16") return true;
+    return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+at::Tensor Compute::input(const at::Tensor& t) const {
+  at::Tensor x = t.to(device, /*non_blocking=*/device.is_cuda());
+  if (x.dim() == 4)
+    x = x.contiguous(channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+  return x;
+}
+
+void Compute::place(torch::nn::Module& module) const {
+  module.to(device);
+  if (!channels_last) return;
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+Compute resolve_compute(const std::string& device, const std::string& precision, bool channels_last) {
+  Compute c;
+  c.channels_last = channels_last;
+  if (device == "cuda") {
+    if (!torch::cuda::is_available())
+      throw Error("--device cuda", "no CUDA device is available to this LibTorch (use --device cpu)");
+    c.device = c10::Device(c10::kCUDA);
+  } else if (device != "cpu") {
+    throw Error("--device " + device, "expected cpu or cuda");
+  }
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+    throw Error("--precision " + precision, "expected fp32, bf16 or fp16");
+  if (precision == "fp16" && !c.device.is_cuda())
+    throw Error("--precision fp16", "needs --device cuda; on the CPU use bf16 or fp32");
+  if (precision == "bf16" && !c.device.is_cuda() && !cpu_has_bf16())
+    throw Error("--precision bf16", "this CPU has no bf16 instructions (AVX512-BF16 or AMX); use fp32");
+  c.precision = precision;
+  return c;
+}
+
+AutocastScope::AutocastScope(const Compute& compute) {
+  if (!compute.mixed()) return;
+  active_ = true;
+  cuda_ = compute.device.is_cuda();
+  const at::ScalarType dtype = compute.precision == "bf16" ? at::kBFloat16 : at::kHalf;
+  if (cuda_) {
+    previous_enabled_ = at::autocast::is_enabled();
+    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    previous_enabled_ = at::autocast::is_cpu_enabled();
+    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+  at::autocast::increment_nesting();
+}
+
+AutocastScope::~AutocastScope() {
+  if (!active_) return;
+  // Cast weights are cached for the scope; the optimizer changes them before the next one.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  if (cuda_) {
+    at::autocast::set_enabled(previous_enabled_);
+    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+  } else {
+    at::autocast::set_cpu_enabled(previous_enabled_);
+    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+  }
+}
+
+GradScaler::GradScaler(bool enabled, double init_scale, int64_t growth_interval)
+    : enabled_(enabled), scale_(init_scale), growth_interval_(growth_interval) {}
+
+at::Tensor GradScaler::scale(const at::Tensor& loss) const {
+  return enabled_ ? loss * scale_ : loss;
+}
+
+bool GradScaler::step(torch::optim::Optimizer& optimizer) {
+  if (!enabled_) {
+    optimizer.step();
+    return true;
+  }
+  std::vector<at::Tensor> grads;
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params())
+      if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return false;
+  // One flag summed on the device, read once: no synchronisation per parameter.
+  at::Tensor non_finite = at::zeros({}, grads.front().options().dtype(at::kFloat));
+  for (auto& g : grads) {
+    g.mul_(1.0 / scale_);
+    non_finite.add_(g.isfinite().logical_not().any());
+  }
+  if (non_finite.item<float>() > 0) {
+    found_inf_ = true;
+    return false;
+  }
+  optimizer.step();
+  return true;
+}
+
+void GradScaler::update() {
+  if (!enabled_) return;
+  if (found_inf_) {
+    scale_ *= 0.5;
+    growth_tracker_ = 0;
+  } else if (++growth_tracker_ == growth_interval_) {
+    scale_ *= 2.0;
+    growth_tracker_ = 0;
+  }
+  found_inf_ = false;
+}
+
+void GradScaler::restore(double scale, int64_t growth_tracker) {
+  scale_ = scale;
+  growth_tracker_ = growth_tracker;
+}
+
+}  // namespace dinet::train
