@@ -1,0 +1,172 @@
+// `dinet train frame`: the published frame stage (train_DINet_frame.py), top to bottom.
+#include <ATen/ops/cat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "dinet/checkpoint.h"
+#include "dinet/error.h"
+#include "dinet/progress.h"
+#include "dinet/train.h"
+#include "train/frame_step.h"
+#include "train/optimizer_state.h"
+#include "train/prefetcher.h"
+#include "train/run_setup.h"
+#include "train/train_checkpoints.h"
+
+namespace dinet {
+namespace fs = std::filesystem;
+using namespace dinet::train;
+
+namespace {
+
+constexpr size_t kFrameMinClips = 6;  // one source clip and five reference clips
+constexpr int64_t kGridRows = 4;
+
+VGG19 make_vgg(const std::string& weights) {
+  if (weights == "random") return VGG19();
+  if (weights.empty())
+    throw Error("--vgg_weights", "required: torchvision's vgg19-dcbb9e9d.pth "
+                                 "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth), or 'random' "
+                                 "for tests (the perceptual loss is then meaningless)");
+  return load_vgg19(weights);
+}
+
+// Fixed samples for the per-epoch evaluation and picture: the same every epoch and run.
+std::vector<FrameBatch> evaluation_batches(const TrainingSet& set, const FaceSize& face, int64_t samples,
+                                           int64_t batch_size, uint64_t seed) {
+  std::vector<int32_t> videos;
+  for (int64_t i = 0; i < samples; ++i) videos.push_back(static_cast<int32_t>(i % set.videos.size()));
+  std::vector<FrameBatch> batches;
+  for (int64_t first = 0; first < samples; first += batch_size) {
+    const int64_t n = std::min(batch_size, samples - first);
+    batches.push_back(make_frame_batch(set, face, std::span(videos).subspan(first, n), seed, /*epoch=*/-1, first,
+                                       /*hflip=*/false));
+  }
+  return batches;
+}
+
+}  // namespace
+
+std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
+  if (o.checkpoint < 1) throw Error("--checkpoint", "must be at least 1");
+  if (o.non_decay < 0 || o.decay < 0) throw Error("--non_decay/--decay", "must not be negative");
+  if (o.coarse2fine && o.coarse_model_path.empty())
+    throw Error("--coarse2fine", "needs --coarse_model_path (the previous stage's checkpoint)");
+  VGG19 vgg = make_vgg(o.vgg_weights);
+  RunSetup run = setup_run(o, kFrameMinClips, "frame");
+  const TrainingSet& train = run.train;
+  const TrainingSet& eval_set = run.heldout.videos.empty() ? run.train : run.heldout;
+
+  DINet generator(3, 15, train.audio.channels);
+  if (o.coarse2fine)
+    load_state_dict(*generator, read_state_dict(o.coarse_model_path, {"state_dict", "net_g"}),
+                    o.coarse_model_path.string());
+  FrameStep step(generator, Discriminator(3), vgg, run.compute, o.lr_g, o.lr_dI, o.lamb_perception);
+
+  CheckpointMeta meta{"frame", o.mouth_region_size, train.audio, o.start_epoch - 1, 0, o.seed};
+  if (o.resume) {
+    if (const auto found = newest_checkpoint(o.result_path, "netG_model_epoch_")) {
+      meta = load_frame_checkpoint(found->file, step, o.mouth_region_size, train.audio);
+      if (meta.seed < 0) meta.seed = o.seed;
+      std::fprintf(stderr, "dinet train frame: resuming from %s (epoch %lld done)\n", found->file.c_str(),
+                   static_cast<long long>(meta.epoch));
+    } else {
+      std::fprintf(stderr, "dinet train frame: no checkpoint in %s to resume from; starting at epoch %lld\n",
+                   o.result_path.c_str(), static_cast<long long>(o.start_epoch));
+    }
+  }
+  const uint64_t seed = static_cast<uint64_t>(meta.seed);
+  const int64_t last_epoch = o.end_epoch > 0 ? o.end_epoch : o.non_decay + o.decay;
+  JsonlLog log(o.result_path / "train_log.jsonl");
+  nlohmann::json start = run_record(o, run, "frame");
+  start["first_epoch"] = meta.epoch + 1;
+  start["last_epoch"] = last_epoch;
+  log.write(start);
+  const std::vector<FrameBatch> eval_batches =
+      evaluation_batches(eval_set, run.face, std::max<int64_t>(o.eval_samples, 1), o.batch_size, seed);
+
+  std::vector<FrameEpochResult> results;
+  for (int64_t epoch = meta.epoch + 1; epoch <= last_epoch; ++epoch) {
+    const double factor = lr_factor(meta.scheduler_steps, o.non_decay, o.decay);
+    set_learning_rate(step.optimizer_g(), o.lr_g * factor);
+    set_learning_rate(step.optimizer_d(), o.lr_dI * factor);
+    const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
+    const int64_t steps = static_cast<int64_t>(plan.size()) / o.batch_size;  // drop_last
+    Prefetcher<FrameBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
+      return make_frame_batch(train, run.face, std::span(plan).subspan(i * o.batch_size, o.batch_size), seed, epoch,
+                              i * o.batch_size, o.hflip);
+    });
+    std::optional<Progress> progress;
+    if (o.show_progress)
+      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(last_epoch), steps * o.batch_size,
+                       "samples");
+    FrameEpochResult r{epoch};
+    const auto started = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < steps; ++i) {
+      const double waited_before = loader.wait_seconds();
+      const FrameBatch batch = *loader.next();
+      const double wait = loader.wait_seconds() - waited_before;
+      const FrameLosses l = step.step(batch);
+      r.loss_dI += l.d / steps;
+      r.loss_gI += l.g_gan / steps;
+      r.loss_perception += l.perception / steps;
+      log.write({{"event", "step"}, {"epoch", epoch}, {"step", i}, {"loss_dI", l.d}, {"loss_gI", l.g_gan},
+                 {"loss_perception", l.perception}, {"lr_g", o.lr_g * factor}, {"wait_ms", wait * 1e3}});
+      if (progress) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        char fields[160];
+        std::snprintf(fields, sizeof fields, "dI %.3f gI %.3f perception %.3f, waited on data %.0f%%", l.d, l.g_gan,
+                      l.perception, 100.0 * loader.wait_seconds() / std::max(elapsed, 1e-9));
+        progress->set_fields(fields);
+        progress->advance(o.batch_size);
+      }
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (progress) progress->finish();
+    ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
+    meta.epoch = epoch;
+
+    double generated_l1 = 0, copy_l1 = 0;
+    int64_t counted = 0;
+    at::Tensor first_generated;
+    for (const FrameBatch& b : eval_batches) {
+      const at::Tensor generated = step.generate(b);
+      if (!first_generated.defined()) first_generated = generated;
+      generated_l1 += mouth_l1(generated, b.target, run.face) * b.size();
+      copy_l1 += mouth_l1(b.references.narrow(1, 0, 3), b.target, run.face) * b.size();
+      counted += b.size();
+    }
+    r.mouth_l1 = generated_l1 / counted;
+    r.copy_reference_l1 = copy_l1 / counted;
+    r.wait_fraction = loader.wait_seconds() / std::max(seconds, 1e-9);
+    r.samples_per_second = steps * o.batch_size / std::max(seconds, 1e-9);
+    const FrameBatch& shown = eval_batches.front();
+    const int64_t rows = std::min<int64_t>(kGridRows, shown.size());
+    save_image_grid(o.result_path / "samples" / ("epoch_" + std::to_string(epoch) + ".png"),
+                    {shown.masked.narrow(0, 0, rows), shown.references.narrow(0, 0, rows),
+                     first_generated.narrow(0, 0, rows), shown.target.narrow(0, 0, rows)});
+    if (epoch % o.checkpoint == 0) {
+      if (step.scaler().enabled()) {
+        meta.grad_scale = step.scaler().scale_value();
+        meta.grad_growth_tracker = step.scaler().growth_tracker();
+      }
+      save_frame_checkpoint(o.result_path / ("netG_model_epoch_" + std::to_string(epoch) + ".pth"), step, meta,
+                            o.lr_g, o.lr_dI);
+    }
+    log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss_dI", r.loss_dI}, {"loss_gI", r.loss_gI},
+               {"loss_perception", r.loss_perception}, {"mouth_l1", r.mouth_l1},
+               {"copy_reference_l1", r.copy_reference_l1}, {"samples_per_s", r.samples_per_second},
+               {"wait_fraction", r.wait_fraction}, {"seconds", seconds}, {"checkpoint", epoch % o.checkpoint == 0}});
+    std::fprintf(stderr,
+                 "epoch %lld: dI %.4f gI %.4f perception %.4f | mouth L1 %.4f (copy a reference: %.4f) | "
+                 "%.2f samples/s, waited on data %.1f%% of the time\n",
+                 static_cast<long long>(epoch), r.loss_dI, r.loss_gI, r.loss_perception, r.mouth_l1,
+                 r.copy_reference_l1, r.samples_per_second, 100 * r.wait_fraction);
+    results.push_back(r);
+  }
+  return results;
+}
+
+}  // namespace dinet

@@ -1,0 +1,146 @@
+// `dinet train sync`: trains the SyncNet that clip training uses as its lip-sync loss
+// (reference 3.2); the published project ships one but not the code that trained it.
+//
+// The loss: MSE of every score of the map to 1 for in-sync pairs and to 0 for off-sync ones.
+// Clip training then pushes the generator with 0.1 * MSE(SyncNet(...), 1) on the raw scores,
+// so the scores must mean "1 = in sync, 0 = not" on that same scale: a sigmoid/BCE network
+// would output unbounded logits that MSE(., 1) would pull back down even when in sync.
+#include <ATen/ops/mse_loss.h>
+#include <torch/optim/adam.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "dinet/error.h"
+#include "dinet/progress.h"
+#include "dinet/train.h"
+#include "train/prefetcher.h"
+#include "train/run_setup.h"
+#include "train/sync_eval.h"
+#include "train/train_checkpoints.h"
+
+namespace dinet {
+using namespace dinet::train;
+
+std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
+  if (o.epochs < 1) throw Error("--epochs", "must be at least 1");
+  if (o.checkpoint < 1) throw Error("--checkpoint", "must be at least 1");
+  if (o.max_offset < 1) throw Error("--max_offset", "must be at least 1");
+  RunSetup run = setup_run(o, 1, "sync");
+  const TrainingSet& train = run.train;
+  if (run.heldout.videos.empty())
+    std::fprintf(stderr, "dinet train sync: --holdout 0: accuracy and offsets are measured on training data\n");
+  const TrainingSet& eval_set = run.heldout.videos.empty() ? run.train : run.heldout;
+
+  SyncNet net(15, train.audio.channels, 128);
+  run.compute.place(*net);
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(o.lr));
+  GradScaler scaler(run.compute.precision == "fp16");
+
+  CheckpointMeta meta{"sync", o.mouth_region_size, train.audio, 0, 0, o.seed};
+  if (o.resume) {
+    if (const auto found = newest_checkpoint(o.result_path, "syncnet_epoch_")) {
+      meta = load_sync_checkpoint(found->file, net, adam, o.mouth_region_size, train.audio);
+      if (meta.seed < 0) meta.seed = o.seed;
+      if (meta.grad_scale > 0) scaler.restore(meta.grad_scale, meta.grad_growth_tracker);
+      std::fprintf(stderr, "dinet train sync: resuming from %s (epoch %lld done)\n", found->file.c_str(),
+                   static_cast<long long>(meta.epoch));
+    } else {
+      std::fprintf(stderr, "dinet train sync: no checkpoint in %s to resume from; starting\n",
+                   o.result_path.c_str());
+    }
+  }
+  const uint64_t seed = static_cast<uint64_t>(meta.seed);
+  const SyncEvaluator evaluator(eval_set, run.face, o.max_offset, o.eval_clips, seed);
+  JsonlLog log(o.result_path / "train_log.jsonl");
+  nlohmann::json start = run_record(o, run, "sync");
+  start["first_epoch"] = meta.epoch + 1;
+  start["last_epoch"] = o.epochs;
+  log.write(start);
+
+  std::vector<SyncEpochResult> results;
+  for (int64_t epoch = meta.epoch + 1; epoch <= o.epochs; ++epoch) {
+    const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
+    const int64_t steps = static_cast<int64_t>(plan.size()) / o.batch_size;
+    Prefetcher<SyncBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
+      std::vector<SyncPair> pairs;
+      for (int64_t k = i * o.batch_size; k < (i + 1) * o.batch_size; ++k) {
+        auto rng = sample_rng(seed, epoch, k);
+        pairs.push_back(draw_sync_pair(train, plan[k], rng));
+      }
+      return make_sync_batch(train, run.face, pairs);
+    });
+    std::optional<Progress> progress;
+    if (o.show_progress)
+      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), steps * o.batch_size,
+                       "samples");
+    SyncEpochResult r{epoch};
+    const auto started = std::chrono::steady_clock::now();
+    net->train();
+    for (int64_t i = 0; i < steps; ++i) {
+      const double waited_before = loader.wait_seconds();
+      const SyncBatch batch = *loader.next();
+      const double wait = loader.wait_seconds() - waited_before;
+      at::Tensor loss;
+      {
+        AutocastScope autocast(run.compute);
+        const at::Tensor score = net->forward(run.compute.input(batch.mouths), run.compute.input(batch.audio));
+        const at::Tensor label = run.compute.input(batch.label).view({-1, 1, 1, 1}).expand(score.sizes());
+        loss = at::mse_loss(score.to(at::kFloat), label);
+      }
+      adam.zero_grad();
+      scaler.scale(loss).backward();
+      scaler.step(adam);
+      scaler.update();
+      const double l = loss.item<double>();
+      r.loss += l / steps;
+      log.write({{"event", "step"}, {"epoch", epoch}, {"step", i}, {"loss", l}, {"wait_ms", wait * 1e3}});
+      if (progress) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        char fields[96];
+        std::snprintf(fields, sizeof fields, "loss %.4f, waited on data %.0f%%", l,
+                      100.0 * loader.wait_seconds() / std::max(elapsed, 1e-9));
+        progress->set_fields(fields);
+        progress->advance(o.batch_size);
+      }
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (progress) progress->finish();
+    r.wait_fraction = loader.wait_seconds() / std::max(seconds, 1e-9);
+    meta.epoch = epoch;
+
+    const SyncEvaluation e = evaluator.run(net, run.compute, o.batch_size, o.workers);
+    r.heldout_accuracy = e.accuracy;
+    r.mean_abs_offset = e.mean_abs_offset;
+    r.offset_zero_fraction = e.offset_zero_fraction;
+    r.offset_clips = e.offset_clips;
+    if (epoch % o.checkpoint == 0 || epoch == o.epochs) {
+      if (scaler.enabled()) {
+        meta.grad_scale = scaler.scale_value();
+        meta.grad_growth_tracker = scaler.growth_tracker();
+      }
+      save_sync_checkpoint(o.result_path / ("syncnet_epoch_" + std::to_string(epoch) + ".pth"), net, &adam, meta,
+                           o.lr);
+    }
+    log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss", r.loss}, {"heldout_accuracy", e.accuracy},
+               {"heldout_pairs", e.pairs}, {"mean_abs_offset", e.mean_abs_offset},
+               {"offset_zero_fraction", e.offset_zero_fraction}, {"offset_clips", e.offset_clips},
+               {"samples_per_s", steps * o.batch_size / std::max(seconds, 1e-9)},
+               {"wait_fraction", r.wait_fraction}, {"seconds", seconds}});
+    std::fprintf(stderr,
+                 "epoch %lld: loss %.4f | held-out accuracy %.1f%% of %lld pairs | offset scan -%lld..%lld on %lld "
+                 "clips: mean |offset| %.2f frames, %.0f%% at 0 | waited on data %.1f%%\n",
+                 static_cast<long long>(epoch), r.loss, 100 * e.accuracy, static_cast<long long>(e.pairs),
+                 static_cast<long long>(o.max_offset), static_cast<long long>(o.max_offset),
+                 static_cast<long long>(e.offset_clips), e.mean_abs_offset, 100 * e.offset_zero_fraction,
+                 100 * r.wait_fraction);
+    results.push_back(r);
+  }
+  const std::string final_name = "syncnet_" + std::to_string(o.mouth_region_size) + "mouth.pth";
+  save_sync_checkpoint(o.result_path / final_name, net, nullptr, meta, o.lr);
+  log.write({{"event", "done"}, {"file", final_name}, {"epoch", meta.epoch}});
+  return results;
+}
+
+}  // namespace dinet

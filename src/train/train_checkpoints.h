@@ -1,0 +1,45 @@
+// Trainer checkpoints: the published layouts (reference 4) plus 'dinet_meta', which holds
+// what the published files lack: the mouth size and audio feature the networks were
+// trained for, and the state a resumed run needs (epoch, scheduler steps, seed, loss scale).
+// Written atomically, so a run killed at any moment leaves the previous checkpoints intact.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "dinet/audio_features.h"
+#include "dinet/networks.h"
+#include "train/frame_step.h"
+
+namespace dinet::train {
+
+struct CheckpointMeta {
+  std::string trainer;  // "frame" or "sync"
+  int64_t mouth_region_size = 0;
+  AudioFeatureSpec audio;
+  int64_t epoch = 0;            // the last epoch completed
+  int64_t scheduler_steps = 0;  // learning-rate schedule position
+  int64_t seed = 0;             // -1 when the file is a published one
+  double grad_scale = 0;        // fp16 loss scale (0: not used)
+  int64_t grad_growth_tracker = 0;
+};
+
+// netG_model_epoch_N.pth: {'epoch': N + 1, 'state_dict': {'net_g', 'net_dI'} ('module.'
+// keys), 'optimizer': {'net_g', 'net_dI'}, 'dinet_meta'}.
+void save_frame_checkpoint(const std::filesystem::path& file, FrameStep& step, const CheckpointMeta& meta,
+                           double lr_g, double lr_dI);
+// Restores networks, optimizers and loss scale from a file of ours or a published one (the
+// published file has no 'dinet_meta': its 'epoch' and a schedule started at epoch 1 are
+// assumed). Throws dinet::Error naming the file when it does not fit the run.
+CheckpointMeta load_frame_checkpoint(const std::filesystem::path& file, FrameStep& step,
+                                     int64_t mouth_region_size, const AudioFeatureSpec& audio);
+
+// syncnet_epoch_N.pth: {'state_dict': {'net'}, 'optimizer': {'net'}, 'epoch': N + 1,
+// 'dinet_meta'}; with `adam` null, the published {'state_dict': {'net'}} plus 'dinet_meta'.
+void save_sync_checkpoint(const std::filesystem::path& file, SyncNet& net, const torch::optim::Adam* adam,
+                          const CheckpointMeta& meta, double lr);
+CheckpointMeta load_sync_checkpoint(const std::filesystem::path& file, SyncNet& net, torch::optim::Adam& adam,
+                                    int64_t mouth_region_size, const AudioFeatureSpec& audio);
+
+}  // namespace dinet::train
