@@ -14,6 +14,7 @@ void setup_launch(CLI::App& app);
 void setup_landmarks(CLI::App& app);
 void setup_features(CLI::App& app);
 void setup_prepare(CLI::App& app);
+void setup_train(CLI::App& app);
 void setup_infer(CLI::App& app);
 void setup_synth(CLI::App& app);
 void setup_evaluate(CLI::App& app);

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   dinet::cli::setup_landmarks(app);
   dinet::cli::setup_features(app);
   dinet::cli::setup_prepare(app);
+  dinet::cli::setup_train(app);
   dinet::cli::setup_infer(app);
   dinet::cli::setup_synth(app);
   dinet::cli::setup_evaluate(app);

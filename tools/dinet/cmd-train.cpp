@@ -1,0 +1,93 @@
+// dinet train sync|frame: trains SyncNet and the frame stage of DINet on a prepared
+// training_json.json. Option names and defaults of `frame` are the published ones
+// (config.py); docs/training.md is the guide.
+#include <memory>
+#include <thread>
+
+#include "commands.h"
+#include "dinet/train.h"
+
+namespace dinet::cli {
+namespace {
+
+// The options every trainer shares.
+void add_run_options(CLI::App* verb, TrainRunOptions& o) {
+  verb->add_option("--train_data", o.train_data, "training_json.json written by `dinet prepare`")->required();
+  verb->add_option("--result_path", o.result_path,
+                   "folder for checkpoints, train_log.jsonl and samples/ (created)")->required();
+  verb->add_option("--mouth_region_size", o.mouth_region_size,
+                   "mouth size m in pixels (64, 128, 256): faces are resized to (3m/2 + m/8) x (m + m/4)")
+      ->capture_default_str();
+  verb->add_option("--batch_size", o.batch_size, "samples per training step")->capture_default_str();
+  verb->add_option("--augment_num", o.augment_num, "times an epoch visits every video")->capture_default_str();
+  verb->add_option("--seed", o.seed, "random seed: the same seed draws the same batches")->capture_default_str();
+  verb->add_option("--workers", o.workers, "data-loading threads")->capture_default_str();
+  verb->add_option("--prefetch", o.prefetch, "batches loaded ahead of the training step")->capture_default_str();
+  verb->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  verb->add_option("--precision", o.precision,
+                   "fp32; bf16 (autocast, CPUs with AVX512-BF16/AMX, or CUDA); fp16 (CUDA, with loss scaling)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  verb->add_flag("--channels_last,!--no_channels_last", o.channels_last,
+                 "NHWC activations, faster convolutions on the CPU (default: on)");
+  verb->add_flag("--resume", o.resume,
+                 "continue from the newest checkpoint in --result_path (weights, optimizer, schedule, epoch)");
+  verb->add_option("--holdout", o.holdout,
+                   "fraction of videos kept out of training for the per-epoch evaluation")
+      ->capture_default_str();
+  verb->add_flag_function("--quiet", [&o](int64_t) { o.show_progress = false; }, "no progress bar");
+  add_threads_option(verb, o.threads);
+}
+
+void setup_sync(CLI::App& train) {
+  auto o = std::make_shared<SyncTrainOptions>();
+  auto* verb = train.add_subcommand(
+      "sync", "Train SyncNet (5 mouth crops + 9 audio feature frames -> score map, 1 = in sync) on prepared "
+              "data; writes syncnet_epoch_N.pth and syncnet_<m>mouth.pth in the published layout");
+  add_run_options(verb, *o);
+  verb->add_option("--epochs", o->epochs, "epochs to train")->capture_default_str();
+  verb->add_option("--lr", o->lr, "Adam learning rate")->capture_default_str();
+  verb->add_option("--checkpoint", o->checkpoint, "a checkpoint every N epochs")->capture_default_str();
+  verb->add_option("--max_offset", o->max_offset,
+                   "the evaluation scans audio offsets -K..K frames and reports the best one")
+      ->capture_default_str();
+  verb->add_option("--eval_clips", o->eval_clips, "held-out clips in the offset scan")->capture_default_str();
+  verb->callback([o] { train_sync(*o); });
+}
+
+void setup_frame(CLI::App& train) {
+  auto o = std::make_shared<FrameTrainOptions>();
+  auto* verb = train.add_subcommand(
+      "frame", "Frame training of DINet (published train_DINet_frame.py): perceptual + LSGAN losses; writes "
+               "netG_model_epoch_N.pth every --checkpoint epochs");
+  add_run_options(verb, *o);
+  verb->add_option("--lr_g", o->lr_g, "generator Adam learning rate")->capture_default_str();
+  verb->add_option("--lr_dI", o->lr_dI, "discriminator Adam learning rate")->capture_default_str();
+  verb->add_option("--non_decay", o->non_decay, "epochs at the full learning rate")->capture_default_str();
+  verb->add_option("--decay", o->decay, "epochs of linear decay after them")->capture_default_str();
+  verb->add_option("--checkpoint", o->checkpoint, "save when epoch % N == 0")->capture_default_str();
+  verb->add_option("--start_epoch", o->start_epoch, "first epoch's number (without --resume)")
+      ->capture_default_str();
+  verb->add_option("--end_epoch", o->end_epoch, "stop after this epoch (0: non_decay + decay)")
+      ->capture_default_str();
+  verb->add_flag("--coarse2fine", o->coarse2fine, "start from --coarse_model_path's generator");
+  verb->add_option("--coarse_model_path", o->coarse_model_path, "the previous (smaller mouth) stage's checkpoint");
+  verb->add_option("--vgg_weights", o->vgg_weights,
+                   "torchvision's vgg19-dcbb9e9d.pth for the perceptual loss, or 'random' (tests only)");
+  verb->add_option("--lamb_perception", o->lamb_perception, "weight of the perceptual loss")->capture_default_str();
+  verb->add_flag("--hflip", o->hflip, "mirror half of the samples (not in the published recipe)");
+  verb->add_option("--eval_samples", o->eval_samples, "fixed samples for the per-epoch mouth L1 and picture")
+      ->capture_default_str();
+  verb->callback([o] { train_frame(*o); });
+}
+
+}  // namespace
+
+void setup_train(CLI::App& app) {
+  auto* train = app.add_subcommand("train", "Train the networks on data made by `dinet prepare`");
+  train->require_subcommand(1);
+  setup_sync(*train);
+  setup_frame(*train);
+}
+
+}  // namespace dinet::cli
