@@ -1,0 +1,133 @@
+// dinet-bench train-frame: frame-training samples/s per mouth size, ours against the
+// published training step (bench/published_frame_step.py, PyTorch) measured in the same run
+// on the same random batches' shapes, so the two numbers share the machine's state.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "bench.h"
+#include "dinet/crop.h"
+#include "dinet/networks.h"
+#include "dinet/runtime.h"
+#include "train/compute.h"
+#include "train/frame_step.h"
+
+namespace dinet::bench {
+namespace {
+
+struct TrainBenchOptions {
+  std::vector<int64_t> mouths = {64, 128, 256};
+  std::vector<int64_t> batches = {4, 4, 1};  // one per mouth size
+  std::vector<std::string> precisions = {"fp32", "bf16"};
+  int steps = 3;
+  int threads = 0;
+  std::string python = "/usr/bin/python3";  // empty: skip the published baseline
+  std::string script = "bench/published_frame_step.py";
+};
+
+// Median seconds of `steps` calls after one warm-up call.
+template <typename F>
+double median_seconds(int steps, F&& call) {
+  call();
+  std::vector<double> times;
+  for (int i = 0; i < steps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// samples/s of the published step, from the script's JSON line; 0 when it cannot run.
+double published_samples_per_second(const TrainBenchOptions& o, int64_t mouth, int64_t batch, int threads) {
+  if (o.python.empty()) return 0;
+  const std::string cmd = o.python + " " + o.script + " --mouth " + std::to_string(mouth) + " --batch " +
+                          std::to_string(batch) + " --steps " + std::to_string(o.steps) + " --threads " +
+                          std::to_string(threads) + " 2>/dev/null";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe) return 0;
+  std::string out;
+  std::array<char, 512> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  if (::pclose(pipe) != 0) return 0;
+  try {
+    return nlohmann::json::parse(out.substr(out.rfind('{')))["samples_per_s"].get<double>();
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+train::FrameBatch random_batch(const FaceSize& f, int64_t b) {
+  train::FrameBatch batch{torch::rand({b, 3, f.height, f.width}), {}, torch::rand({b, 15, f.height, f.width}),
+                          torch::randn({b, 29, 5})};
+  batch.masked = batch.target.clone();
+  batch.masked.narrow(2, f.r, f.mouth).narrow(3, f.q, f.mouth).zero_();
+  return batch;
+}
+
+void run_train_bench(const TrainBenchOptions& o) {
+  if (o.batches.size() != o.mouths.size()) throw std::runtime_error("--batch needs one size per --mouth");
+  const int threads = set_threads(o.threads);
+  std::printf("Frame training step (generator + discriminator + VGG19 perceptual loss at two scales), CPU, "
+              "%d threads, median of %d steps after one warm-up. Published: %s.\n\n",
+              threads, o.steps, o.python.empty() ? "not run" : "bench/published_frame_step.py, PyTorch");
+  std::printf("| mouth | face | batch | published samples/s |");
+  for (const auto& p : o.precisions) std::printf(" ours %s samples/s | speed-up |", p.c_str());
+  std::printf("\n| ---: | ---: | ---: | ---: |");
+  for (size_t i = 0; i < o.precisions.size(); ++i) std::printf(" ---: | ---: |");
+  std::printf("\n");
+  for (size_t m = 0; m < o.mouths.size(); ++m) {
+    const FaceSize face = face_size(static_cast<int>(o.mouths[m]));
+    const int64_t batch = o.batches[m];
+    const double published = published_samples_per_second(o, face.mouth, batch, threads);
+    std::printf("| %d | %dx%d | %lld | %s |", face.mouth, face.height, face.width, static_cast<long long>(batch),
+                published > 0 ? std::to_string(published).substr(0, 5).c_str() : "-");
+    std::fflush(stdout);
+    const train::FrameBatch b = random_batch(face, batch);
+    for (const std::string& precision : o.precisions) {
+      try {
+        torch::manual_seed(0);
+        train::FrameStep step(DINet(3, 15, 29), Discriminator(3), VGG19(),
+                              train::resolve_compute("cpu", precision, /*channels_last=*/true), 1e-4, 1e-4, 10);
+        const double seconds = median_seconds(o.steps, [&] { step.step(b); });
+        const double ours = batch / seconds;
+        if (published > 0)
+          std::printf(" %.2f | %.2fx |", ours, ours / published);
+        else
+          std::printf(" %.2f | - |", ours);
+      } catch (const std::exception& e) {
+        const std::string message = e.what();
+        std::printf(" unsupported: %s | - |", message.substr(0, message.find('\n')).c_str());
+      }
+      std::fflush(stdout);
+    }
+    std::printf("\n");
+  }
+}
+
+std::function<void()> setup_train_bench(CLI::App& app) {
+  auto o = std::make_shared<TrainBenchOptions>();
+  app.add_option("--mouth", o->mouths, "mouth region sizes (default: 64 128 256)");
+  app.add_option("--batch", o->batches, "one batch size per mouth size (default: 4 4 1)");
+  app.add_option("--precision", o->precisions, "fp32 and/or bf16 (default: both)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_option("-r,--steps", o->steps, "timed steps per cell, after a warm-up (default: 3)");
+  app.add_option("--threads", o->threads, "CPU threads (default: every core)");
+  app.add_option("--python", o->python,
+                 "interpreter with torch for the published baseline; '' to skip (default: /usr/bin/python3)");
+  app.add_option("--script", o->script,
+                 "the published step in PyTorch (default: bench/published_frame_step.py, from the repository root)");
+  return [o] { run_train_bench(*o); };
+}
+
+}  // namespace
+
+DINET_BENCH("train-frame", "frame-training samples/s per mouth size: ours (fp32, bf16) vs the published step",
+            setup_train_bench);
+
+}  // namespace dinet::bench
