@@ -23,8 +23,8 @@ class Progress;
 // Debian's libdlib-data: /usr/share/dlib/shape_predictor_68_face_landmarks.dat.
 std::filesystem::path default_landmark_model();
 
-// The 68-point shape predictor, loaded once (about a second, 100 MB) and shared: copies are
-// cheap handles, and one model serves trackers on several threads.
+// The 68-point shape predictor, loaded once (one to two seconds, 100 MB) and shared: copies
+// are cheap handles, and one model serves trackers on several threads.
 class LandmarkModel {
  public:
   // Throws dinet::Error naming the path when the file is missing or is not a dlib model.
@@ -37,7 +37,8 @@ class LandmarkModel {
 };
 
 struct TrackerOptions {
-  // Frames between detector checks that the tracked face is still a face.
+  // Frames between detector checks (in a small region around the face) that the tracked
+  // face is still a face. A sudden change of the picture around it triggers one at once.
   int verify_interval = 10;
   // Smallest face to find, as a fraction of the frame's shorter side. The full-frame
   // detector runs on the frame downscaled until such a face meets dlib's 80-pixel window,
@@ -48,7 +49,7 @@ struct TrackerOptions {
 struct TrackedFace {
   FaceLandmarks landmarks;
   // 0..1: how well the nose and eye corners fit an affine copy of the face at its last
-  // detection; head turns and nods lower it to about 0.4.
+  // detection; head turns and nods lower it to about 0.3.
   float confidence = 0;
   bool detected = false;  // the track (re)started from a detection on this frame
   bool cut = false;       // the picture around the face changed at once (a cut in the video)
