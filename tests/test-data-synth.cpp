@@ -17,6 +17,7 @@
 #include "dinet/audio_features.h"
 #include "dinet/crop.h"
 #include "dinet/error.h"
+#include "dinet/face.h"
 #include "dinet/files.h"
 #include "dinet/landmarks.h"
 #include "dinet/media.h"
@@ -413,3 +414,48 @@ TEST(SynthLearnability, LogMelPredictsTheMouthOfUnseenSpeakers) {
     EXPECT_GT(accuracy, 0.9);
   }
 }
+
+// The faces are plausible enough for a real landmark detector: dlib's face detector finds
+// every frame and its 68-point model puts each group of points where the generator drew
+// it. (A fresh detection per frame: this checks the faces, not a tracking policy.)
+TEST(SynthClips, DlibFindsTheFaceAndAgreesWithTheLandmarks) {
+  const fs::path model = dinet::default_landmark_model();
+  if (!fs::exists(model)) GTEST_SKIP() << model << " is absent (Debian's libdlib-data)";
+  TempDir dir;
+  dinet::SynthOptions o;
+  o.out_dir = dir / "v";
+  o.videos = 3;
+  o.seconds = 1.2;
+  o.width = o.height = 320;
+  o.seed = 5;
+  o.show_progress = false;
+  dinet::synthesize_clips(o);
+  const dinet::LandmarkModel detector(model);
+  for (int clip = 0; clip < o.videos; ++clip) {
+    const std::string name = dinet::synth_clip_name(clip);
+    const dinet::LandmarkTrack exact = dinet::read_openface_csv(dir / ("v_landmark_openface/" + name + ".csv"));
+    dinet::VideoReader reader(dir / ("v/" + name + ".mp4"));
+    const int groups[] = {0, 17, 27, 36, 48, 60, 68};  // jaw, brows, nose, eyes, outer, inner lips
+    double error[6] = {0};
+    int frames = 0;
+    cv::Mat frame;
+    for (int i = 0; reader.read(frame); ++i) {
+      if (i % 3) continue;
+      const auto found = dinet::FaceTracker(detector).track(frame);
+      ASSERT_TRUE(found) << name << " frame " << i;
+      const auto& e = exact.frames[i];
+      const double width = cv::norm(e[16] - e[0]);
+      for (int g = 0; g < 6; ++g)
+        for (int p = groups[g]; p < groups[g + 1]; ++p)
+          error[g] += cv::norm(e[p] - found->landmarks[p]) / width / (groups[g + 1] - groups[g]);
+      ++frames;
+    }
+    ASSERT_EQ(frames, 10);
+    for (int g = 0; g < 6; ++g) {
+      std::printf("%s, points %d-%d: dlib is %.3f face widths away\n", name.c_str(), groups[g],
+                  groups[g + 1] - 1, error[g] / frames);
+      EXPECT_LT(error[g] / frames, 0.07) << name << ", points " << groups[g] << "-" << groups[g + 1] - 1;
+    }
+  }
+}
+

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 
 #include "dinet/crop.h"
 #include "dinet/error.h"
@@ -34,6 +35,28 @@ class Wander {
 
  private:
   double amp_[3], hz_[3], phase_[3];
+};
+
+// The box a moving face needs in the frame, relative to where it is put.
+struct Extent {
+  double x0 = 1e9, x1 = -1e9, y0 = 1e9, y1 = -1e9;
+  void add(cv::Point2d p) {
+    x0 = std::min(x0, p.x), x1 = std::max(x1, p.x);
+    y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
+  }
+  void add(const Extent& e) {
+    add(cv::Point2d(e.x0, e.y0));
+    add(cv::Point2d(e.x1, e.y1));
+  }
+  // Where to put it in a frame, two pixels from the edges: anywhere it fits, but nearer
+  // the middle more often (the mean of two uniform draws). Nothing when it does not fit.
+  std::optional<cv::Point2d> place(cv::Size frame, Rng& rng) const {
+    constexpr double margin = 2;
+    const double free_x = frame.width - (x1 - x0) - 2 * margin, free_y = frame.height - (y1 - y0) - 2 * margin;
+    if (free_x < 0 || free_y < 0) return std::nullopt;
+    const double u = (rng.uniform() + rng.uniform()) / 2, v = (rng.uniform() + rng.uniform()) / 2;
+    return cv::Point2d(margin - x0 + u * free_x, margin - y0 + v * free_y);
+  }
 };
 
 // Eyes open 1 .. shut 0: a blink every 2-6 s, over five frames (200 ms).
@@ -82,8 +105,8 @@ SynthClip::SynthClip(cv::Size size, int frames, uint64_t seed) : size_(size) {
   }
 
   // Place the head so that every landmark and every crop window the published pipeline
-  // may cut (scale up to 1.15) stays inside the frame all clip long; shrink the face when
-  // that is impossible.
+  // may cut (scale up to 1.15) stays inside the frame all clip long, and the whole head too
+  // where there is room; shrink the face when even the first is impossible.
   const cv::Point2f pivot = FaceRenderer::pivot_unit();
   std::vector<FaceLandmarks> relative(frames);
   cv::Point2d base;
@@ -91,25 +114,29 @@ SynthClip::SynthClip(cv::Size size, int frames, uint64_t seed) : size_(size) {
     if (attempt == 40)
       throw Error("synthetic clip: no room for a face in a " + std::to_string(size.width) + "x" +
                   std::to_string(size.height) + " frame");
+    auto pose = [&](int i, cv::Point2f unit) {
+      const cv::Vec2d p = linear[i] * cv::Vec2d((unit.x - pivot.x) * width, (unit.y - pivot.y) * width);
+      return cv::Point2f(float(p[0] + drift[i].x * width), float(p[1] + drift[i].y * width));
+    };
     for (int i = 0; i < frames; ++i)
-      for (int k = 0; k < 68; ++k) {
-        const cv::Vec2d p = linear[i] * cv::Vec2d((shapes_[i][k].x - pivot.x) * width,
-                                                  (shapes_[i][k].y - pivot.y) * width);
-        relative[i][k] = cv::Point2f(float(p[0] + drift[i].x * width), float(p[1] + drift[i].y * width));
-      }
+      for (int k = 0; k < 68; ++k) relative[i][k] = pose(i, shapes_[i][k]);
     // + 4: integer truncation of the landmarks can raise the published radius one step.
     const int r = crop_radius(relative, 1.15) + 4, r4 = r / 4;
-    double x0 = 1e9, x1 = -1e9, y0 = 1e9, y1 = -1e9;
-    for (const auto& f : relative) {
-      x0 = std::min<double>(x0, f[33].x - r - r4), x1 = std::max<double>(x1, f[33].x + r + r4);
-      y0 = std::min<double>(y0, f[29].y - r), y1 = std::max<double>(y1, f[29].y + 2 * r + r4);
-      for (const auto& p : f) x0 = std::min<double>(x0, p.x), x1 = std::max<double>(x1, p.x),
-                              y0 = std::min<double>(y0, p.y), y1 = std::max<double>(y1, p.y);
+    Extent needed, whole;
+    for (int i = 0; i < frames; ++i) {
+      const FaceLandmarks& f = relative[i];
+      needed.add(cv::Point2d(f[33].x - r - r4, f[29].y - r));
+      needed.add(cv::Point2d(f[33].x + r + r4, f[29].y + 2 * r + r4));
+      for (const auto& p : f) needed.add(p);
+      for (const cv::Point2f corner : {cv::Point2f{-0.62f, -0.86f}, {0.62f, -0.86f}}) whole.add(pose(i, corner));
     }
-    constexpr double margin = 2;
-    const double free_x = size.width - (x1 - x0) - 2 * margin, free_y = size.height - (y1 - y0) - 2 * margin;
-    if (free_x >= 0 && free_y >= 0) {
-      base = {margin - x0 + scene_rng.uniform(0, free_x), margin - y0 + scene_rng.uniform(0, free_y)};
+    whole.add(needed);
+    if (const auto at = whole.place(size, scene_rng)) {
+      base = *at;
+      break;
+    }
+    if (const auto at = needed.place(size, scene_rng)) {
+      base = *at;
       break;
     }
     width *= 0.9;

@@ -23,13 +23,13 @@ cv::Point2f mirror(const cv::Point2f& p) { return {-p.x, p.y}; }
 
 FaceIdentity random_identity(Rng& rng) {
   FaceIdentity f;
-  f.jaw_top = rng.uniform(-0.07, -0.02);
+  f.jaw_top = rng.uniform(-0.03, 0.03);
   f.jaw_squareness = rng.uniform(2.1, 3.0);
   f.eye_gap = rng.uniform(0.10, 0.125);
   f.eye_width = rng.uniform(0.18, 0.23);
   f.eye_height = rng.uniform(0.055, 0.075);
-  f.brow_height = rng.uniform(0.15, 0.20);
-  f.brow_arch = rng.uniform(0.015, 0.035);
+  f.brow_height = rng.uniform(0.15, 0.205);
+  f.brow_arch = rng.uniform(0.035, 0.055);
   f.brow_thickness = rng.uniform(0.02, 0.04);
   f.nose_length = rng.uniform(0.25, 0.31);
   f.nose_width = rng.uniform(0.08, 0.105);
@@ -65,32 +65,45 @@ FaceLandmarks face_shape(const FaceIdentity& f, const MouthShape& mouth, double 
   const double rounded = std::max(0.0, -spread), wide = std::max(0.0, spread);
   const double gap = open * f.max_gap;
 
-  // Jaw: a superellipse from ear to ear. The mandible carries the lower lip, so the chin
-  // drops as far as the lower lip does (70% of the gap) and the jaw angles hardly move.
+  // Jaw: a superellipse from ear to ear, its 17 points equally spaced along the contour as
+  // detectors place them. The mandible carries the lower lip, so the chin drops as far as
+  // the lower lip does (70% of the gap) and the jaw angles hardly move.
   const double e = 2.0 / f.jaw_squareness;
-  for (int k = 0; k < 17; ++k) {
-    const double phi = kPi * k / 16, c = std::cos(phi), s = std::sin(phi);
-    const double x = -0.5 * std::copysign(std::pow(std::abs(c), e), c);
-    const double y = f.jaw_top + (f.chin - f.jaw_top) * std::pow(s, e) + 0.7 * gap * s * s;
-    p[kJaw + k] = point(x, y);
+  auto jaw = [&](double phi) {
+    const double c = std::cos(phi), s = std::sin(phi);
+    return cv::Point2d(-0.5 * std::copysign(std::pow(std::abs(c), e), c),
+                       f.jaw_top + (f.chin - f.jaw_top) * std::pow(s, e));
+  };
+  constexpr int kSteps = 256;
+  double length[kSteps + 1] = {0};
+  for (int i = 1; i <= kSteps; ++i)
+    length[i] = length[i - 1] + cv::norm(jaw(kPi * i / kSteps) - jaw(kPi * (i - 1) / kSteps));
+  for (int k = 0, i = 0; k < 17; ++k) {
+    const double target = length[kSteps] * k / 16;
+    while (i < kSteps - 1 && length[i + 1] < target) ++i;
+    const double t = std::clamp((target - length[i]) / (length[i + 1] - length[i]), 0.0, 1.0);
+    const double phi = kPi * (i + t) / kSteps, s = std::sin(phi);
+    const cv::Point2d q = jaw(phi);
+    p[kJaw + k] = point(q.x, q.y + 0.7 * gap * s * s);
   }
 
-  // Brows: from the outer end (17) to the inner end (21), arched, the outer end lower.
-  const double brow_out = -(f.eye_gap + f.eye_width + 0.03), brow_in = -(f.eye_gap - 0.015);
+  // Brows: from the outer end (17) to the inner end (21), arched, the ends lower.
+  const double brow_out = -(f.eye_gap + f.eye_width + 0.055), brow_in = -(f.eye_gap - 0.04);
   for (int i = 0; i < 5; ++i) {
-    const double u = i / 4.0;
+    const double u = i / 4.0, arch = 4 * u * (1 - u);
     p[kRightBrow + i] = point(brow_out + (brow_in - brow_out) * u,
-                              -f.brow_height - f.brow_arch * 4 * u * (1 - u) + 0.015 * (1 - u));
+                              -f.brow_height + f.brow_arch * (1 - arch) + 0.015 * (1 - u));
     p[kLeftBrow + 4 - i] = mirror(p[kRightBrow + i]);
   }
 
-  // Nose: the ridge from between the eyes down to just above the tip, then the base of
-  // the nose from the right nostril (31) through the tip (33) to the left (35).
-  const double ridge_end = f.nose_length - 0.065;
+  // Nose: the ridge from between the eyes down to above the tip, then the base of the nose
+  // from the right wing (31) through the tip (33) to the left (35), a little below the
+  // drawn nostrils, where dlib's 68-point model puts them on these faces.
+  const double ridge_end = f.nose_length - 0.08;
   for (int i = 0; i < 4; ++i) p[kNoseRidge + i] = point(0, -0.03 + (ridge_end + 0.03) * i / 3.0);
-  p[kNostrils + 0] = point(-f.nose_width, f.nose_length - 0.035);
-  p[kNostrils + 1] = point(-0.5 * f.nose_width, f.nose_length - 0.01);
-  p[kNostrils + 2] = point(0, f.nose_length);
+  p[kNostrils + 0] = point(-f.nose_width, f.nose_length - 0.005);
+  p[kNostrils + 1] = point(-0.5 * f.nose_width, f.nose_length + 0.01);
+  p[kNostrils + 2] = point(0, f.nose_length + 0.02);
   p[kNostrils + 3] = mirror(p[kNostrils + 1]);
   p[kNostrils + 4] = mirror(p[kNostrils + 0]);
 
@@ -143,13 +156,13 @@ FaceLandmarks face_shape(const FaceIdentity& f, const MouthShape& mouth, double 
   p[kOuterLips + 10] = below(lower_inner(-0.28 * hw), 0.96 * t_lo);
   p[kOuterLips + 11] = below(lower_inner(-0.62 * hw), 0.72 * t_lo);
   p[kInnerLips + 0] = point(-hw_in, centre(-hw_in));
-  p[kInnerLips + 1] = upper_inner(-0.5 * hw_in);
+  p[kInnerLips + 1] = upper_inner(-0.35 * hw_in);
   p[kInnerLips + 2] = upper_inner(0);
-  p[kInnerLips + 3] = upper_inner(0.5 * hw_in);
+  p[kInnerLips + 3] = upper_inner(0.35 * hw_in);
   p[kInnerLips + 4] = point(hw_in, centre(hw_in));
-  p[kInnerLips + 5] = lower_inner(0.5 * hw_in);
+  p[kInnerLips + 5] = lower_inner(0.35 * hw_in);
   p[kInnerLips + 6] = lower_inner(0);
-  p[kInnerLips + 7] = lower_inner(-0.5 * hw_in);
+  p[kInnerLips + 7] = lower_inner(-0.35 * hw_in);
   return p;
 }
 

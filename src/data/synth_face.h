@@ -17,16 +17,16 @@ namespace dinet::synth {
 
 struct FaceIdentity {
   // Geometry, in face units.
-  double jaw_top = -0.04;       // height of jaw points 0 and 16 (near the ears)
+  double jaw_top = 0.0;         // height of jaw points 0 and 16 (near the ears)
   double chin = 0.77;           // eye line to chin (point 8), mouth closed
   double jaw_squareness = 2.4;  // superellipse exponent: 2 round, 3 square
   double eye_gap = 0.11;        // half the distance between the inner eye corners
   double eye_width = 0.21;
   double eye_height = 0.065;
   double brow_height = 0.17;    // eye line to the middle of the brows
-  double brow_arch = 0.025;
+  double brow_arch = 0.045;     // how much lower the ends are
   double brow_thickness = 0.03;
-  double nose_length = 0.28;    // eye line to the nose tip (point 33)
+  double nose_length = 0.28;    // eye line to the drawn nostrils (point 33 is 0.02 lower)
   double nose_width = 0.09;     // half width at the nostrils
   double mouth_y = 0.45;        // eye line to the mouth corners
   double mouth_half_width = 0.18;

@@ -116,7 +116,7 @@ void FaceRenderer::paint_nose(const FaceLandmarks& neutral) {
   blend_soft(texture_, units({{away * 0.012f, -0.02f}, {away * 0.045f, 0.05f}, {away * nw, nl - 0.05f},
                               {away * 0.01f, nl - 0.04f}}),
              shade(face_.skin, 0.6), 0.18 + 0.15 * std::abs(face_.light), 0.02 * w);
-  blend_soft(texture_, ellipse(to_canvas({0, nl + 0.02f}), cv::Size2f(0.06f * w, 0.012f * w)),
+  blend_soft(texture_, ellipse(to_canvas({0, nl + 0.008f}), cv::Size2f(0.06f * w, 0.012f * w)),
              shade(face_.skin, 0.6), 0.25, 0.01 * w);
   for (float side : {-1.0f, 1.0f}) {
     blend_soft(texture_, ellipse(to_canvas({side * 0.48f * nw, nl - 0.017f}), cv::Size2f(0.021f * w, 0.01f * w)),
