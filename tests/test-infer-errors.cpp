@@ -88,6 +88,16 @@ TEST_F(InferErrors, CheckpointTrainedOnAnotherFeature) {
   expect_failure(inputs(clip_.video, tone_, mel_model_) + " --audio_feature_path " + features.string(), features);
 }
 
+TEST_F(InferErrors, FeatureFileOfAnotherLength) {
+  const fs::path published = test::save_random_model(dir_->path() / "published64.pth", 64,
+                                                     audio_feature_spec("deepspeech"), /*meta=*/false);
+  const fs::path features = dir_->path() / "short_deepspeech.txt";
+  write_feature_file(features, torch::zeros({10, 29}));  // the 1 s tone needs 25 rows
+  expect_failure(inputs(clip_.video, tone_, published) + " --mouth_region_size 64 --source_openface_landmark_path " +
+                     clip_.csv.string() + " --audio_feature_path " + features.string(),
+                 features);
+}
+
 TEST_F(InferErrors, TruncatedCheckpoint) {
   const std::string bytes = read_file(mel_model_);
   const fs::path truncated = dir_->path() / "truncated.pth";

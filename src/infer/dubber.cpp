@@ -1,6 +1,8 @@
 // Dubber: one video from files to the muxed result, every input checked before the long
 // work starts, and nothing left at the output path when anything fails.
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "dinet/error.h"
@@ -84,6 +86,15 @@ DubResult Dubber::dub(const DubJob& job) {
   const at::Tensor features = impl_->features->features(job.driving_audio, o.audio_feature_path);
   const Audio sound = load_audio(job.driving_audio, o.audio_sample_rate);
   if (sound.samples.empty()) throw Error(job.driving_audio.string(), "the audio is empty (zero length)");
+  if (!o.audio_feature_path.empty()) {
+    // Ready features of some other audio would give a result whose lips and sound disagree.
+    const int64_t expected = feature_frame_count(std::llround(sound.duration_s() * 16000));
+    if (std::llabs(features.size(0) - expected) > 2)
+      throw Error(o.audio_feature_path.string(),
+                  "has " + std::to_string(features.size(0)) + " rows, but the driving audio " +
+                      job.driving_audio.filename().string() + " needs " + std::to_string(expected) +
+                      " (25 per second)");
+  }
 
   infer::FaceOptions face_options;
   face_options.csv = job.landmark_csv;
