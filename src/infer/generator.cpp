@@ -55,7 +55,7 @@ at::ScalarType compute_dtype(const std::string& device, Precision precision) {
 }
 
 Generator::Generator(DINet net, const std::string& device, Precision precision)
-    : net_(std::move(net)) {
+    : net_(std::move(net)), audio_encoder_(*net_), adaptive_warp_(*net_) {
   target_.dtype = compute_dtype(device, precision);
   target_.device = at::Device(device);
   net_->eval();
@@ -77,23 +77,19 @@ Generator::Generator(DINet net, const std::string& device, Precision precision)
   out_up1_ = up_block(m, "out_conv.1", target_);
   out_res_ = res_block(m, "out_conv.2", target_);
   out_up2_ = up_block(m, "out_conv.3", target_);
-  out_last_ = folded_conv(m, "out_conv.4", target_);
-  audio_encoder_ = m.named_children()["audio_encoder"]->as<torch::nn::Sequential>();
-  adaat_ = m.named_children()["adaAT"]->as<AdaAT>();
-  if (!audio_encoder_ || !adaat_) throw Error("DINet generator: no audio_encoder or adaAT");
+  out_last_ = space_to_depth_conv(folded_conv(m, "out_conv.4", LayerTarget{}), target_);
 }
 
 void Generator::set_reference(const at::Tensor& references) {
   c10::InferenceMode guard;
   const DINetReference ref = net_->encode_reference(references.to(target_.device, at::kFloat));
-  reference_appearance_ = ref.appearance;
+  adaptive_warp_.set_reference(ref.appearance);
   reference_trans_ = trans_first_reference_(channels_last(ref.feature.to(target_.dtype)));
 }
 
 at::Tensor Generator::forward(const at::Tensor& source, const at::Tensor& audio) {
   if (!reference_trans_.defined()) throw Error("Generator: set_reference was not called");
   c10::InferenceMode guard;
-  const int64_t batch = source.size(0);
   at::Tensor s = channels_last(source.to(target_.device, target_.dtype));
   for (const ConvRelu& layer : source_in_) s = layer(s);
 
@@ -101,14 +97,13 @@ at::Tensor Generator::forward(const at::Tensor& source, const at::Tensor& audio)
   for (const ConvRelu& layer : trans_rest_) t = layer(t);
   const at::Tensor img_para = t.to(at::kFloat).mean({2, 3});
 
-  const at::Tensor audio_para = audio_encoder_->forward(audio.to(target_.device, at::kFloat)).mean(2);
-  at::Tensor g = adaat_->forward(reference_appearance_.expand({batch, -1, -1, -1}),
-                                torch::cat({img_para, audio_para}, 1));
+  const at::Tensor audio_para = audio_encoder_(audio).to(target_.device);
+  at::Tensor g = adaptive_warp_(torch::cat({img_para, audio_para}, 1));
   g = channels_last(g.to(target_.dtype));
   for (const ResBlock& block : appearance_) g = block(g);
 
   at::Tensor o = out_first_(channels_last(torch::cat({s, g}, 1)));
-  o = out_up2_(out_res_(out_up1_(o)));
+  o = out_up2_.space_to_depth(out_res_(out_up1_(o)));
   return out_last_(o).to(at::kFloat).sigmoid_().to(at::kCPU).contiguous();
 }
 

@@ -1,8 +1,8 @@
 // The DINet generator as inference runs it: weights folded once (infer/layers.h), the
 // reference branch and the reference half of the alignment encoder's first convolution
 // computed once per video, the convolutions in the chosen precision and channels-last.
-// The audio encoder and AdaAT (a few MFLOP, and grid_sample has no bf16 CPU kernel) run
-// in float32 with the published modules. In fp32 it is DINet::forward within float rounding.
+// The audio encoder and AdaAT (infer/alignment.h) run in float32. In fp32 it all is
+// DINet::forward within float rounding.
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -11,6 +11,7 @@
 
 #include "dinet/infer.h"
 #include "dinet/networks.h"
+#include "infer/alignment.h"
 #include "infer/layers.h"
 
 namespace dinet::infer {
@@ -43,12 +44,11 @@ class Generator {
   ConvRelu out_first_;
   UpBlock out_up1_, out_up2_;
   ResBlock out_res_;
-  Conv out_last_;
-  torch::nn::SequentialImpl* audio_encoder_ = nullptr;  // owned by net_
-  AdaATImpl* adaat_ = nullptr;
+  SpaceToDepthConv out_last_;
+  AudioEncoder audio_encoder_;
+  AdaptiveWarp adaptive_warp_;
   // Per video.
   at::Tensor reference_trans_;       // the reference half of trans_conv.0, bias included
-  at::Tensor reference_appearance_;  // appearance_conv_list.0 output, float32
 };
 
 }  // namespace dinet::infer

@@ -21,23 +21,6 @@ Impl& child_as(torch::nn::Module& net, const std::string& name) {
   return *impl;
 }
 
-// Every BatchNorm of the published networks uses PyTorch's default eps (reference 3).
-constexpr double kBatchNormEps = 1e-5;
-
-// The eval-mode BatchNorm `name` as y = x * scale + shift per channel, float32 on the CPU.
-// Read by its state-dict names, whatever module class holds them.
-std::pair<at::Tensor, at::Tensor> norm_affine(torch::nn::Module& net, const std::string& name) {
-  const auto params = child(net, name)->named_parameters(false);
-  const auto buffers = child(net, name)->named_buffers(false);
-  const auto get = [&](const auto& dict, const char* key) {
-    const at::Tensor* t = dict.find(key);
-    if (!t) throw Error("DINet generator: " + name + " has no " + key);
-    return t->detach().to(at::kCPU, at::kFloat);
-  };
-  const at::Tensor scale = get(params, "weight") / (get(buffers, "running_var") + kBatchNormEps).sqrt();
-  return {scale, get(params, "bias") - get(buffers, "running_mean") * scale};
-}
-
 Conv placed(at::Tensor weight, at::Tensor bias, int64_t stride, int64_t padding,
             const LayerTarget& target) {
   Conv conv;
@@ -68,12 +51,28 @@ Conv folded(torch::nn::Module& net, const std::string& conv_name, const std::str
             const LayerTarget& target) {
   torch::NoGradGuard no_grad;
   Conv c = raw_conv(child_as<torch::nn::Conv2dImpl>(net, conv_name));
-  const auto [scale, shift] = norm_affine(net, norm_name);
+  const auto [scale, shift] = batch_norm_affine(net, norm_name);
   return placed(c.weight * scale.view({-1, 1, 1, 1}), c.bias * scale + shift, c.stride, c.padding,
                 target);
 }
 
+// Every BatchNorm of the published networks uses PyTorch's default eps (reference 3).
+constexpr double kBatchNormEps = 1e-5;
+
 }  // namespace
+
+at::Tensor parameter(torch::nn::Module& net, const std::string& name) {
+  const auto params = net.named_parameters();
+  if (const at::Tensor* t = params.find(name)) return t->detach().to(at::kCPU, at::kFloat);
+  const auto buffers = net.named_buffers();
+  if (const at::Tensor* t = buffers.find(name)) return t->detach().to(at::kCPU, at::kFloat);
+  throw Error("DINet generator: no parameter " + name);
+}
+
+std::pair<at::Tensor, at::Tensor> batch_norm_affine(torch::nn::Module& net, const std::string& name) {
+  const at::Tensor scale = parameter(net, name + ".weight") / (parameter(net, name + ".running_var") + kBatchNormEps).sqrt();
+  return {scale, parameter(net, name + ".bias") - parameter(net, name + ".running_mean") * scale};
+}
 
 at::Tensor channels_last(const at::Tensor& x) { return x.contiguous(at::MemoryFormat::ChannelsLast); }
 
@@ -101,7 +100,7 @@ at::Tensor ConvRelu::operator()(const at::Tensor& x) const { return conv(x).relu
 ResBlock res_block(torch::nn::Module& net, const std::string& prefix, const LayerTarget& target) {
   torch::NoGradGuard no_grad;
   ResBlock block;
-  const auto [scale, shift] = norm_affine(net, prefix + ".norm1");
+  const auto [scale, shift] = batch_norm_affine(net, prefix + ".norm1");
   block.scale1 = scale.view({1, -1, 1, 1}).to(target.device, target.dtype);
   block.shift1 = shift.view({1, -1, 1, 1}).to(target.device, target.dtype);
   block.conv1 = folded(net, prefix + ".conv1", prefix + ".norm2", target);
@@ -137,19 +136,67 @@ UpBlock up_block(torch::nn::Module& net, const std::string& prefix, const LayerT
   return up;
 }
 
-at::Tensor UpBlock::operator()(const at::Tensor& x) const {
-  const int64_t batch = x.size(0), height = x.size(2), width = x.size(3);
-  const int64_t channels = phases.weight.size(0) / 4;
+namespace {
+
+// The four phases of an UpBlock's output, each (B, h, w, C), written by `place` into their slot.
+template <typename Place>
+void copy_phases(const UpBlock& up, const at::Tensor& x, Place place) {
+  const int64_t height = x.size(2), width = x.size(3), channels = up.phases.weight.size(0) / 4;
   // Padded by one on every side, the 2x2 output at (u, v) reads input rows u-1..u and
   // columns v-1..v: phase (a, b) of low-resolution pixel (i, j) sits at (i + a, j + b).
-  const at::Tensor y = phases(x).relu_();
-  at::Tensor out = at::empty({batch, height, 2, width, 2, channels}, y.options().memory_format(at::MemoryFormat::Contiguous));
+  const at::Tensor y = up.phases(x).relu_();
   for (int a = 0; a < 2; ++a)
     for (int b = 0; b < 2; ++b)
-      out.select(4, b).select(2, a).copy_(
-          y.narrow(1, (2 * a + b) * channels, channels).narrow(2, a, height).narrow(3, b, width).permute({0, 2, 3, 1}));
+      place(a, b, y.narrow(1, (2 * a + b) * channels, channels).narrow(2, a, height).narrow(3, b, width)
+                      .permute({0, 2, 3, 1}));
+}
+
+}  // namespace
+
+at::Tensor UpBlock::operator()(const at::Tensor& x) const {
+  const int64_t batch = x.size(0), height = x.size(2), width = x.size(3), channels = phases.weight.size(0) / 4;
+  at::Tensor out = at::empty({batch, height, 2, width, 2, channels}, x.options().memory_format(at::MemoryFormat::Contiguous));
+  copy_phases(*this, x, [&](int a, int b, const at::Tensor& phase) { out.select(4, b).select(2, a).copy_(phase); });
   // (B, H, 2, W, 2, C) is the channels-last memory of (B, C, 2H, 2W).
   return out.view({batch, 2 * height, 2 * width, channels}).permute({0, 3, 1, 2});
+}
+
+at::Tensor UpBlock::space_to_depth(const at::Tensor& x) const {
+  const int64_t batch = x.size(0), height = x.size(2), width = x.size(3), channels = phases.weight.size(0) / 4;
+  at::Tensor out = at::empty({batch, height, width, 4, channels}, x.options().memory_format(at::MemoryFormat::Contiguous));
+  copy_phases(*this, x, [&](int a, int b, const at::Tensor& phase) { out.select(3, 2 * a + b).copy_(phase); });
+  return out.view({batch, height, width, 4 * channels}).permute({0, 3, 1, 2});
+}
+
+SpaceToDepthConv space_to_depth_conv(const Conv& conv, const LayerTarget& target) {
+  const int64_t out = conv.weight.size(0), in = conv.weight.size(1), k = conv.weight.size(2);
+  if (conv.stride != 1 || conv.weight.size(3) != k || conv.padding != (k - 1) / 2)
+    throw Error("space_to_depth_conv: expected a square stride-1 'same' convolution");
+  const int64_t pad = conv.padding, reach = (pad + 1) / 2, size = 2 * reach + 1;
+  // Output (2i + a, 2j + b) reads input row 2i + a + ky - pad = 2(i + du) + p: space-to-depth
+  // channel (p, q, ci) at offset du, for du in [-reach, reach]. Outputs are (c, a, b), the
+  // order pixel_shuffle takes.
+  at::Tensor w = torch::zeros({out, 2, 2, 2, 2, in, size, size});
+  const at::Tensor weight = conv.weight.to(at::kCPU, at::kFloat);
+  const auto floor_div = [](int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); };
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t ky = 0; ky < k; ++ky)
+        for (int64_t kx = 0; kx < k; ++kx) {
+          const int64_t row = a + ky - pad, col = b + kx - pad;
+          const int64_t du = floor_div(row), dv = floor_div(col);
+          w.select(1, a).select(1, b).select(1, row - 2 * du).select(1, col - 2 * dv)
+              .select(2, du + reach).select(2, dv + reach)
+              .add_(weight.select(2, ky).select(2, kx));
+        }
+  SpaceToDepthConv s2d;
+  s2d.conv = placed(w.view({4 * out, 4 * in, size, size}), conv.bias.to(at::kCPU, at::kFloat).repeat_interleave(4),
+                    1, reach, target);
+  return s2d;
+}
+
+at::Tensor SpaceToDepthConv::operator()(const at::Tensor& phase_major) const {
+  return at::pixel_shuffle(conv(phase_major), 2);
 }
 
 }  // namespace dinet::infer

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace dinet::infer {
 
@@ -17,6 +18,12 @@ struct LayerTarget {
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
 };
+
+// A parameter or buffer of `net` by its state-dict name, float32 on the CPU.
+at::Tensor parameter(torch::nn::Module& net, const std::string& name);
+// The eval-mode BatchNorm `name` as y = x * scale + shift per channel (float32, CPU), read by
+// its state-dict names whatever module class holds them.
+std::pair<at::Tensor, at::Tensor> batch_norm_affine(torch::nn::Module& net, const std::string& name);
 
 struct Conv {
   at::Tensor weight, bias;
@@ -53,9 +60,24 @@ ResBlock res_block(torch::nn::Module& net, const std::string& prefix, const Laye
 // 16 instead of 36 products per low-resolution pixel and channel pair.
 struct UpBlock {
   Conv phases;  // (4 * out, in, 2, 2): phase (a, b) at channels [(2a + b) out, (2a + b + 1) out)
-  at::Tensor operator()(const at::Tensor& x) const;
+  at::Tensor operator()(const at::Tensor& x) const;  // (B, in, h, w) -> (B, out, 2h, 2w)
+  // The same output in space-to-depth form, phase-major: (B, 4 * out, h, w) with channel
+  // (2a + b) out + c holding output pixels (2i + a, 2j + b) of channel c.
+  at::Tensor space_to_depth(const at::Tensor& x) const;
 };
 UpBlock up_block(torch::nn::Module& net, const std::string& prefix, const LayerTarget& target);
+
+// A stride-1 convolution with few outputs at full resolution (the generator's last, 128 -> 3,
+// 7x7): oneDNN pads the outputs to its vector width, so most of that work would be wasted.
+// On the space-to-depth input (UpBlock::space_to_depth: 4x the channels at half the size)
+// the same function is a convolution with 4x the outputs (one per channel and output phase)
+// and a kernel of about half the size, followed by depth-to-space.
+struct SpaceToDepthConv {
+  Conv conv;
+  at::Tensor operator()(const at::Tensor& phase_major) const;  // -> (B, out, 2h, 2w)
+};
+// `conv` in float32 on the CPU, stride 1, padding (kernel - 1) / 2.
+SpaceToDepthConv space_to_depth_conv(const Conv& conv, const LayerTarget& target);
 
 // A channels-last copy (the layout every layer above expects and returns).
 at::Tensor channels_last(const at::Tensor& x);
