@@ -28,7 +28,7 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 demo: build
-	@$(BUILD_DIR)/dinet demo
+	@$(BUILD_DIR)/dinet demo --out $(BUILD_DIR)/demo
 
 bench: build
 	@$(BUILD_DIR)/dinet-bench
