@@ -24,13 +24,17 @@ namespace {
 constexpr size_t kFrameMinClips = 6;  // one source clip and five reference clips
 constexpr int64_t kGridRows = 4;
 
-VGG19 make_vgg(const std::string& weights) {
-  if (weights == "random") return VGG19();
+void check_vgg_option(const std::string& weights) {
   if (weights.empty())
     throw Error("--vgg_weights", "required: torchvision's vgg19-dcbb9e9d.pth "
                                  "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth), or 'random' "
                                  "for tests (the perceptual loss is then meaningless)");
-  return load_vgg19(weights);
+}
+
+// Random weights come from the generator setup_run seeded (LibTorch seeds its default
+// generator at random in every process), so every run and every rank gets the same VGG.
+VGG19 make_vgg(const std::string& weights) {
+  return weights == "random" ? VGG19() : load_vgg19(weights);
 }
 
 // Fixed samples for the per-epoch evaluation and picture: the same every epoch and run.
@@ -54,8 +58,9 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
   if (o.non_decay < 0 || o.decay < 0) throw Error("--non_decay/--decay", "must not be negative");
   if (o.coarse2fine && o.coarse_model_path.empty())
     throw Error("--coarse2fine", "needs --coarse_model_path (the previous stage's checkpoint)");
-  VGG19 vgg = make_vgg(o.vgg_weights);
+  check_vgg_option(o.vgg_weights);
   RunSetup run = setup_run(o, kFrameMinClips, "frame");
+  VGG19 vgg = make_vgg(o.vgg_weights);
   const TrainingSet& train = run.train;
   const TrainingSet& eval_set = run.heldout.videos.empty() ? run.train : run.heldout;
 
