@@ -15,9 +15,8 @@ int uniform(std::mt19937_64& rng, int lo, int hi) {  // [lo, hi]
   return std::uniform_int_distribution<int>(lo, hi)(rng);
 }
 
-// Copies an RGB uint8 image into channels [channel, channel + 3) of an (H, W, channels)
-// float buffer, scaled to [0,1]. Plain loops: worker threads must not use LibTorch's
-// intra-op thread pool, which the training step owns.
+}  // namespace
+
 void put_image(const cv::Mat& rgb, float* hwc, int channels, int channel) {
   const int h = rgb.rows, w = rgb.cols;
   for (int y = 0; y < h; ++y) {
@@ -31,13 +30,11 @@ void put_image(const cv::Mat& rgb, float* hwc, int channels, int channel) {
   }
 }
 
-// (B, H, W, C) storage seen as NCHW: channels-last strides with no copy.
 at::Tensor nhwc_batch(int64_t b, int64_t h, int64_t w, int64_t c) {
   return at::empty({b, h, w, c}, at::kFloat);
 }
 at::Tensor as_nchw(const at::Tensor& nhwc) { return nhwc.permute({0, 3, 1, 2}); }
 
-// Copies a (rows, C) window transposed into a (C, rows) slot.
 void put_audio(const at::Tensor& window, float* dst) {
   const int64_t rows = window.size(0), channels = window.size(1);
   const at::Tensor w = window.contiguous();
@@ -46,16 +43,13 @@ void put_audio(const at::Tensor& window, float* dst) {
     for (int64_t c = 0; c < channels; ++c) dst[c * rows + t] = src[t * channels + c];
 }
 
-// k distinct values of [0, n), in random order (Python's random.sample(range(n), k)).
-std::vector<int32_t> distinct(int32_t n, int32_t k, std::mt19937_64& rng) {
+std::vector<int32_t> distinct_indices(int32_t n, int32_t k, std::mt19937_64& rng) {
   std::vector<int32_t> all(n);
   std::iota(all.begin(), all.end(), 0);
   for (int32_t i = 0; i < k; ++i) std::swap(all[i], all[uniform(rng, i, n - 1)]);
   all.resize(k);
   return all;
 }
-
-}  // namespace
 
 std::mt19937_64 sample_rng(uint64_t seed, int64_t epoch, int64_t index, uint64_t stream) {
   std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
@@ -88,7 +82,7 @@ FrameBatch make_frame_batch(const TrainingSet& set, const FaceSize& face,
     const int32_t clips = static_cast<int32_t>(video.clips.size());
     if (clips < 6)
       throw Error(video.name, "has " + std::to_string(clips) + " clips; frame training needs 6");
-    const std::vector<int32_t> anchor = distinct(clips, 6, rng);
+    const std::vector<int32_t> anchor = distinct_indices(clips, 6, rng);
     const TrainingClip& source_clip = video.clips[anchor[0]];
     const int t = uniform(rng, 2, 6);
     int ref_frame[5];

@@ -19,6 +19,20 @@ namespace dinet::train {
 // A generator for one sample; `stream` separates independent uses of the same index.
 std::mt19937_64 sample_rng(uint64_t seed, int64_t epoch, int64_t index, uint64_t stream = 0);
 
+// Building blocks of the batches below (and of the clip stage's, clip_samples.h).
+// Copies an RGB uint8 image into channels [channel, channel + 3) of an (H, W, channels)
+// float buffer, scaled to [0,1]. Plain loops: worker threads must not use LibTorch's
+// intra-op thread pool, which the training step owns.
+void put_image(const cv::Mat& rgb, float* hwc, int channels, int channel);
+// An uninitialised float (B, H, W, C) buffer, and the same storage seen as NCHW
+// (channels-last strides, no copy).
+at::Tensor nhwc_batch(int64_t b, int64_t h, int64_t w, int64_t c);
+at::Tensor as_nchw(const at::Tensor& nhwc);
+// Copies a (rows, C) feature window transposed into a (C, rows) slot.
+void put_audio(const at::Tensor& window, float* dst);
+// k distinct values of [0, n), in random order (Python's random.sample(range(n), k)).
+std::vector<int32_t> distinct_indices(int32_t n, int32_t k, std::mt19937_64& rng);
+
 // The published epoch (get_data + DataLoader(shuffle=True, drop_last=True)): every video
 // `augment_num` times, shuffled; sample i of the epoch comes from video plan[i].
 std::vector<int32_t> epoch_plan(size_t videos, int64_t augment_num, uint64_t seed, int64_t epoch);
