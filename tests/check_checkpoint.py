@@ -2,13 +2,15 @@
 """Opens a checkpoint written by `dinet train` with PyTorch's torch.load and checks it
 against the published layout (reference section 4), as the published code would use it.
 
-  check_checkpoint.py frame OURS.pth FIXTURE_DIR   netG_model_epoch_N.pth
+  check_checkpoint.py frame OURS.pth FIXTURE_DIR   netG_model_epoch_N.pth (frame stage)
+  check_checkpoint.py clip  OURS.pth FIXTURE_DIR   netG_model_epoch_N.pth (clip stage)
   check_checkpoint.py sync  OURS.pth FIXTURE_DIR   syncnet_*.pth
 
 FIXTURE_DIR holds checkpoints written by the published implementation (dinet.pth,
 discriminator.pth, syncnet.pth): our state dicts must have exactly their keys, in order,
-and shapes. For a frame checkpoint the optimizer states must also load into
-torch.optim.Adam over the published networks' parameters. Prints OK or the first problem.
+and shapes (the clip discriminator net_dV, which has no fixture, against the published
+Discriminator(15) wrapped in DataParallel). For frame and clip checkpoints the optimizer
+states must also load into torch.optim.Adam over the published networks' parameters. Prints OK or the first problem.
 """
 import os
 import sys
@@ -43,7 +45,7 @@ def adam_loads(net, state, what):
 
 def main(kind, ours_path, fixtures):
     ours = torch.load(ours_path, map_location='cpu')
-    if kind == 'frame':
+    if kind in ('frame', 'clip'):
         if set(ours) != {'epoch', 'state_dict', 'optimizer', 'dinet_meta'}:
             raise SystemExit(f'top-level keys {sorted(ours)}')
         pub_g = torch.load(os.path.join(fixtures, 'dinet.pth'), map_location='cpu')['state_dict']['net_g']
@@ -57,6 +59,14 @@ def main(kind, ours_path, fixtures):
         net_d.load_state_dict(ours['state_dict']['net_dI'])
         adam_loads(net_g, ours['optimizer']['net_g'], 'optimizer net_g')
         adam_loads(net_d, ours['optimizer']['net_dI'], 'optimizer net_dI')
+        nets = {'net_g', 'net_dI'} | ({'net_dV'} if kind == 'clip' else set())
+        if set(ours['state_dict']) != nets or set(ours['optimizer']) != nets:
+            raise SystemExit(f'networks {sorted(ours["state_dict"])}, optimizers {sorted(ours["optimizer"])}')
+        if kind == 'clip':
+            net_v = torch.nn.DataParallel(Discriminator(15))
+            same_layout(ours['state_dict']['net_dV'], net_v.state_dict(), 'net_dV')
+            net_v.load_state_dict(ours['state_dict']['net_dV'])
+            adam_loads(net_v, ours['optimizer']['net_dV'], 'optimizer net_dV')
         if not isinstance(ours['epoch'], int):
             raise SystemExit('epoch is not an int')
     else:

@@ -1,6 +1,8 @@
 // Training on a prepared training_json.json (the published structure, `dinet prepare`):
 //   train_sync   SyncNet (reference 3.2), which the published code ships but cannot train;
-//   train_frame  the published frame stage (reference 5), coarse to fine 64 -> 128 -> 256.
+//   train_frame  the published frame stage (reference 5), coarse to fine 64 -> 128 -> 256;
+//   train_clip   the published clip stage (reference 5): frame and clip discriminators and
+//                the SyncNet loss, from a frame-stage generator.
 // Checkpoints keep the published layouts, so the published PyTorch code loads them; our own
 // settings and resume state ride along under the extra top-level key 'dinet_meta'.
 // docs/training.md is the user's guide.
@@ -87,5 +89,45 @@ struct FrameEpochResult {
 };
 
 std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& options);
+
+// ---- clip stage ---------------------------------------------------------------------------
+// train_DINet_clip.py: per sample a clip's 5 centre frames, each with its own 5 references,
+// generated in one batch; frame discriminator (net_dI), clip discriminator on the 5 frames
+// stacked on channels (net_dV), perceptual loss, and the sync loss
+// lamb_syncnet_perception * MSE(SyncNet(generated mouths, the clip's 9 feature rows), 1).
+struct ClipTrainOptions : TrainRunOptions {
+  double lr_g = 1e-4, lr_dI = 1e-4;
+  double lr_dV = 0;         // <= 0: lr_dI, as published (optimizer_dV uses opt.lr_dI)
+  int64_t non_decay = 200;  // epochs at the full learning rate
+  int64_t decay = 200;      // then epochs of linear decay
+  int64_t checkpoint = 2;   // netG_model_epoch_N.pth when N % checkpoint == 0
+  int64_t start_epoch = 1;
+  int64_t end_epoch = 0;    // stop after this epoch (0: non_decay + decay)
+  // The frame stage's checkpoint (or the released clip_training_DINet_256mouth.pth): its
+  // net_g starts the run. Not needed when --resume finds a clip checkpoint.
+  std::filesystem::path pretrained_frame_DINet_path;
+  // The SyncNet of the sync loss, trained at the same mouth size (syncnet_<m>mouth.pth of
+  // `dinet train sync`, or the released syncnet_256mouth.pth); frozen.
+  std::filesystem::path pretrained_syncnet_path;
+  std::string vgg_weights;  // as FrameTrainOptions
+  double lamb_perception = 10;
+  double lamb_syncnet_perception = 0.1;
+  int64_t eval_samples = 4;  // fixed clips for the per-epoch mouth L1, sync score and PNG grid
+};
+
+struct ClipEpochResult {
+  int64_t epoch = 0;
+  // Means over the epoch's steps: discriminators (frame dI, clip dV), the generator's GAN
+  // terms against them, the perceptual loss and the (weighted) sync loss.
+  double loss_dI = 0, loss_gI = 0, loss_dV = 0, loss_gV = 0, loss_perception = 0, loss_sync = 0;
+  double mouth_l1 = 0;           // fixed clips: generated vs target, mouth rectangle, RGB [0,1]
+  double copy_reference_l1 = 0;  // the same for the first reference frame copied as is
+  double sync_generated = 0;     // mean SyncNet score of the generated clips (1: in sync)
+  double sync_real = 0;          // the same for the real clips, for scale
+  double wait_fraction = 0;
+  double samples_per_second = 0;  // clips (5 frames each) per second
+};
+
+std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& options);
 
 }  // namespace dinet

@@ -1,6 +1,6 @@
-// dinet train sync|frame: trains SyncNet and the frame stage of DINet on a prepared
-// training_json.json. Option names and defaults of `frame` are the published ones
-// (config.py); docs/training.md is the guide.
+// dinet train sync|frame|clip: trains SyncNet and the frame and clip stages of DINet on a
+// prepared training_json.json. Option names and defaults of `frame` and `clip` are the
+// published ones (config.py); docs/training.md is the guide.
 #include <memory>
 #include <thread>
 
@@ -81,6 +81,42 @@ void setup_frame(CLI::App& train) {
   verb->callback([o] { train_frame(*o); });
 }
 
+void setup_clip(CLI::App& train) {
+  auto o = std::make_shared<ClipTrainOptions>();
+  auto* verb = train.add_subcommand(
+      "clip", "Clip training of DINet (published train_DINet_clip.py): the 5 centre frames of each 9-frame clip, "
+              "frame and clip discriminators, perceptual and SyncNet losses, from a frame-stage generator; writes "
+              "netG_model_epoch_N.pth (net_g, net_dI, net_dV) every --checkpoint epochs");
+  add_run_options(verb, *o);
+  verb->add_option("--pretrained_frame_DINet_path", o->pretrained_frame_DINet_path,
+                   "the frame stage's checkpoint (or the released clip_training_DINet_256mouth.pth): its net_g starts "
+                   "the run");
+  verb->add_option("--pretrained_syncnet_path", o->pretrained_syncnet_path,
+                   "SyncNet of the sync loss, trained at the same mouth size (`dinet train sync`, or the released "
+                   "syncnet_256mouth.pth)")
+      ->required();
+  verb->add_option("--lr_g", o->lr_g, "generator Adam learning rate")->capture_default_str();
+  verb->add_option("--lr_dI", o->lr_dI, "frame discriminator Adam learning rate")->capture_default_str();
+  verb->add_option("--lr_dV", o->lr_dV, "clip discriminator Adam learning rate (0: --lr_dI, as published)")
+      ->capture_default_str();
+  verb->add_option("--non_decay", o->non_decay, "epochs at the full learning rate")->capture_default_str();
+  verb->add_option("--decay", o->decay, "epochs of linear decay after them")->capture_default_str();
+  verb->add_option("--checkpoint", o->checkpoint, "save when epoch % N == 0")->capture_default_str();
+  verb->add_option("--start_epoch", o->start_epoch, "first epoch's number (without --resume)")
+      ->capture_default_str();
+  verb->add_option("--end_epoch", o->end_epoch, "stop after this epoch (0: non_decay + decay)")
+      ->capture_default_str();
+  verb->add_option("--vgg_weights", o->vgg_weights,
+                   "torchvision's vgg19-dcbb9e9d.pth for the perceptual loss, or 'random' (tests only)");
+  verb->add_option("--lamb_perception", o->lamb_perception, "weight of the perceptual loss")->capture_default_str();
+  verb->add_option("--lamb_syncnet_perception", o->lamb_syncnet_perception, "weight of the sync loss")
+      ->capture_default_str();
+  verb->add_option("--eval_samples", o->eval_samples,
+                   "fixed clips for the per-epoch mouth L1, SyncNet score and picture")
+      ->capture_default_str();
+  verb->callback([o] { train_clip(*o); });
+}
+
 }  // namespace
 
 void setup_train(CLI::App& app) {
@@ -88,6 +124,7 @@ void setup_train(CLI::App& app) {
   train->require_subcommand(1);
   setup_sync(*train);
   setup_frame(*train);
+  setup_clip(*train);
 }
 
 }  // namespace dinet::cli

@@ -1,0 +1,206 @@
+// `dinet train clip`: the published clip stage (train_DINet_clip.py), top to bottom.
+#include <ATen/ops/cat.h>
+#include <ATen/ops/arange.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "dinet/error.h"
+#include "dinet/progress.h"
+#include "dinet/train.h"
+#include "train/clip_checkpoints.h"
+#include "train/clip_samples.h"
+#include "train/clip_step.h"
+#include "train/frame_step.h"
+#include "train/optimizer_state.h"
+#include "train/prefetcher.h"
+#include "train/run_setup.h"
+
+namespace dinet {
+namespace fs = std::filesystem;
+using namespace dinet::train;
+
+namespace {
+
+VGG19 make_vgg(const std::string& weights) {
+  if (weights == "random") return VGG19();
+  if (weights.empty())
+    throw Error("--vgg_weights", "required: torchvision's vgg19-dcbb9e9d.pth "
+                                 "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth), or 'random' "
+                                 "for tests (the perceptual loss is then meaningless)");
+  return load_vgg19(weights);
+}
+
+// Fixed clips for the per-epoch evaluation and picture: the same every epoch and run.
+std::vector<ClipBatch> evaluation_batches(const TrainingSet& set, const FaceSize& face, int64_t clips,
+                                          int64_t batch_size, uint64_t seed) {
+  std::vector<int32_t> videos;
+  for (int64_t i = 0; i < clips; ++i) videos.push_back(static_cast<int32_t>(i % set.videos.size()));
+  std::vector<ClipBatch> batches;
+  for (int64_t first = 0; first < clips; first += batch_size) {
+    const int64_t n = std::min(batch_size, clips - first);
+    batches.push_back(make_clip_batch(set, face, std::span(videos).subspan(first, n), seed, /*epoch=*/-1, first));
+  }
+  return batches;
+}
+
+// Rows of the first clip's five frames in a batch's frame-major layout.
+at::Tensor first_clip(const at::Tensor& frames, int64_t clips) {
+  return frames.index_select(0, at::arange(0, kClipFrames * clips, clips));
+}
+
+}  // namespace
+
+std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
+  if (o.checkpoint < 1) throw Error("--checkpoint", "must be at least 1");
+  if (o.non_decay < 0 || o.decay < 0) throw Error("--non_decay/--decay", "must not be negative");
+  if (o.pretrained_syncnet_path.empty())
+    throw Error("--pretrained_syncnet_path", "required: the SyncNet of the sync loss (`dinet train sync`'s "
+                                             "syncnet_<m>mouth.pth, or the released syncnet_256mouth.pth)");
+  const double lr_dV = o.lr_dV > 0 ? o.lr_dV : o.lr_dI;
+  VGG19 vgg = make_vgg(o.vgg_weights);
+  RunSetup run = setup_run(o, kClipMinClips, "clip");
+  const TrainingSet& train = run.train;
+  const TrainingSet& eval_set = run.heldout.videos.empty() ? run.train : run.heldout;
+
+  SyncNet syncnet =
+      load_sync_loss_network(o.pretrained_syncnet_path, "--pretrained_syncnet_path", o.mouth_region_size, train.audio);
+  const auto resume_from = o.resume ? newest_checkpoint(o.result_path, "netG_model_epoch_") : std::nullopt;
+  // The published trainer always starts from the frame stage's generator; a resumed run
+  // takes it from its own checkpoint instead.
+  DINet generator(3, 15, train.audio.channels);
+  if (!resume_from) {
+    if (o.pretrained_frame_DINet_path.empty())
+      throw Error("--pretrained_frame_DINet_path",
+                  "required: the frame stage's checkpoint (netG_model_epoch_N.pth of `dinet train frame`) or the "
+                  "released clip_training_DINet_256mouth.pth");
+    generator = load_start_generator(o.pretrained_frame_DINet_path, "--pretrained_frame_DINet_path",
+                                     o.mouth_region_size, train.audio);
+  }
+  ClipStepOptions step_options{o.lr_g, o.lr_dI, lr_dV, o.lamb_perception, o.lamb_syncnet_perception};
+  ClipStep step(generator, Discriminator(3), Discriminator(15), vgg, syncnet, run.compute, run.face, step_options);
+
+  CheckpointMeta meta{"clip", o.mouth_region_size, train.audio, o.start_epoch - 1, 0, o.seed};
+  if (resume_from) {
+    meta = load_clip_checkpoint(resume_from->file, step, o.mouth_region_size, train.audio);
+    if (meta.seed < 0) meta.seed = o.seed;
+    std::fprintf(stderr, "dinet train clip: resuming from %s (epoch %lld done)\n", resume_from->file.c_str(),
+                 static_cast<long long>(meta.epoch));
+  } else if (o.resume) {
+    std::fprintf(stderr, "dinet train clip: no checkpoint in %s to resume from; starting at epoch %lld from %s\n",
+                 o.result_path.c_str(), static_cast<long long>(o.start_epoch), o.pretrained_frame_DINet_path.c_str());
+  }
+  const uint64_t seed = static_cast<uint64_t>(meta.seed);
+  const int64_t last_epoch = o.end_epoch > 0 ? o.end_epoch : o.non_decay + o.decay;
+  JsonlLog log(o.result_path / "train_log.jsonl");
+  nlohmann::json start = run_record(o, run, "clip");
+  start["first_epoch"] = meta.epoch + 1;
+  start["last_epoch"] = last_epoch;
+  start["pretrained_frame_DINet_path"] = resume_from ? resume_from->file.string() : o.pretrained_frame_DINet_path.string();
+  start["pretrained_syncnet_path"] = o.pretrained_syncnet_path.string();
+  start["lamb_syncnet_perception"] = o.lamb_syncnet_perception;
+  log.write(start);
+  const std::vector<ClipBatch> eval_batches =
+      evaluation_batches(eval_set, run.face, std::max<int64_t>(o.eval_samples, 1), o.batch_size, seed);
+
+  std::vector<ClipEpochResult> results;
+  for (int64_t epoch = meta.epoch + 1; epoch <= last_epoch; ++epoch) {
+    const double factor = lr_factor(meta.scheduler_steps, o.non_decay, o.decay);
+    set_learning_rate(step.optimizer_g(), o.lr_g * factor);
+    set_learning_rate(step.optimizer_dI(), o.lr_dI * factor);
+    set_learning_rate(step.optimizer_dV(), lr_dV * factor);
+    const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
+    const int64_t steps = static_cast<int64_t>(plan.size()) / o.batch_size;  // drop_last
+    Prefetcher<ClipBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
+      return make_clip_batch(train, run.face, std::span(plan).subspan(i * o.batch_size, o.batch_size), seed, epoch,
+                             i * o.batch_size);
+    });
+    std::optional<Progress> progress;
+    if (o.show_progress)
+      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(last_epoch), steps * o.batch_size,
+                       "clips");
+    ClipEpochResult r{epoch};
+    const auto started = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < steps; ++i) {
+      const double waited_before = loader.wait_seconds();
+      const ClipBatch batch = *loader.next();
+      const double wait = loader.wait_seconds() - waited_before;
+      const ClipLosses l = step.step(batch);
+      r.loss_dI += l.d_frame / steps;
+      r.loss_gI += l.g_frame / steps;
+      r.loss_dV += l.d_clip / steps;
+      r.loss_gV += l.g_clip / steps;
+      r.loss_perception += l.perception / steps;
+      r.loss_sync += l.sync / steps;
+      log.write({{"event", "step"}, {"epoch", epoch}, {"step", i}, {"loss_dI", l.d_frame}, {"loss_gI", l.g_frame},
+                 {"loss_dV", l.d_clip}, {"loss_gV", l.g_clip}, {"loss_perception", l.perception},
+                 {"loss_sync", l.sync}, {"lr_g", o.lr_g * factor}, {"wait_ms", wait * 1e3}});
+      if (progress) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        char fields[200];
+        std::snprintf(fields, sizeof fields,
+                      "dI %.3f gI %.3f dV %.3f gV %.3f perception %.3f sync %.4f, waited on data %.0f%%", l.d_frame,
+                      l.g_frame, l.d_clip, l.g_clip, l.perception, l.sync,
+                      100.0 * loader.wait_seconds() / std::max(elapsed, 1e-9));
+        progress->set_fields(fields);
+        progress->advance(o.batch_size);
+      }
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (progress) progress->finish();
+    ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
+    meta.epoch = epoch;
+
+    double generated_l1 = 0, copy_l1 = 0, sync_generated = 0, sync_real = 0;
+    int64_t frames = 0, clips = 0;
+    at::Tensor first_generated;
+    for (const ClipBatch& b : eval_batches) {
+      const at::Tensor generated = step.generate(b);
+      if (!first_generated.defined()) first_generated = generated;
+      generated_l1 += mouth_l1(generated, b.target, run.face) * b.frames();
+      copy_l1 += mouth_l1(b.references.narrow(1, 0, 3), b.target, run.face) * b.frames();
+      sync_generated += step.sync_scores(generated, b).sum().item<double>();
+      sync_real += step.sync_scores(b.target, b).sum().item<double>();
+      frames += b.frames();
+      clips += b.clips();
+    }
+    r.mouth_l1 = generated_l1 / frames;
+    r.copy_reference_l1 = copy_l1 / frames;
+    r.sync_generated = sync_generated / clips;
+    r.sync_real = sync_real / clips;
+    r.wait_fraction = loader.wait_seconds() / std::max(seconds, 1e-9);
+    r.samples_per_second = steps * o.batch_size / std::max(seconds, 1e-9);
+    // One row per frame of the first fixed clip: masked source, its 5 references, generated, real.
+    const ClipBatch& shown = eval_batches.front();
+    save_image_grid(o.result_path / "samples" / ("epoch_" + std::to_string(epoch) + ".png"),
+                    {first_clip(shown.masked, shown.clips()), first_clip(shown.references, shown.clips()),
+                     first_clip(first_generated, shown.clips()), first_clip(shown.target, shown.clips())});
+    const bool save = epoch % o.checkpoint == 0;
+    if (save) {
+      if (step.scaler().enabled()) {
+        meta.grad_scale = step.scaler().scale_value();
+        meta.grad_growth_tracker = step.scaler().growth_tracker();
+      }
+      save_clip_checkpoint(o.result_path / ("netG_model_epoch_" + std::to_string(epoch) + ".pth"), step, meta, o.lr_g,
+                           o.lr_dI, lr_dV);
+    }
+    log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss_dI", r.loss_dI}, {"loss_gI", r.loss_gI},
+               {"loss_dV", r.loss_dV}, {"loss_gV", r.loss_gV}, {"loss_perception", r.loss_perception},
+               {"loss_sync", r.loss_sync}, {"mouth_l1", r.mouth_l1}, {"copy_reference_l1", r.copy_reference_l1},
+               {"sync_generated", r.sync_generated}, {"sync_real", r.sync_real},
+               {"samples_per_s", r.samples_per_second}, {"frames_per_s", kClipFrames * r.samples_per_second},
+               {"wait_fraction", r.wait_fraction}, {"seconds", seconds}, {"checkpoint", save}});
+    std::fprintf(stderr,
+                 "epoch %lld: dI %.4f gI %.4f dV %.4f gV %.4f perception %.4f sync %.4f | mouth L1 %.4f (copy a "
+                 "reference: %.4f) | SyncNet score generated %.3f, real %.3f | %.2f clips/s, waited on data %.1f%% "
+                 "of the time\n",
+                 static_cast<long long>(epoch), r.loss_dI, r.loss_gI, r.loss_dV, r.loss_gV, r.loss_perception,
+                 r.loss_sync, r.mouth_l1, r.copy_reference_l1, r.sync_generated, r.sync_real, r.samples_per_second,
+                 100 * r.wait_fraction);
+    results.push_back(r);
+  }
+  return results;
+}
+
+}  // namespace dinet
