@@ -81,7 +81,7 @@ int64_t line_count(const fs::path& file, const std::string& needle) {
   return n;
 }
 
-TEST(TrainClip, TrainsFromFrameStageWritesPublishedLayoutAndResumes) {
+TEST(TrainClip, TrainsFromFrameStageWritesPublishedLayoutAndResumesExactly) {
   TempDir dir;
   const ClipSetup s = clip_setup(dir);
   const fs::path out = dir / "out";
@@ -128,21 +128,27 @@ TEST(TrainClip, TrainsFromFrameStageWritesPublishedLayoutAndResumes) {
   EXPECT_GT(change.item<double>(), 0);
   EXPECT_LT(change.item<double>(), 1e-2);  // one Adam step of lr 1e-4 from the given weights
 
-  // Resumed: the next epoch from the run's own checkpoint (the frame checkpoint is not needed).
+  // Resumed: the next epoch from the run's own checkpoint (the frame checkpoint is not
+  // needed), ending with exactly the weights of a run that did not stop.
+  r = run_dinet(clip_args(s, dir / "straight") + " --end_epoch 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   fs::remove(s.generator);
   r = run_dinet(clip_args(s, out, dir / "gone.pth") + " --end_epoch 2 --resume");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("resuming from"), std::string::npos) << r.output;
-  EXPECT_TRUE(fs::exists(out / "netG_model_epoch_2.pth"));
   EXPECT_EQ(line_count(out / "train_log.jsonl", "\"event\":\"epoch\""), 2);
   const TorchValue ck2 = dinet::load_torch_file(out / "netG_model_epoch_2.pth");
   EXPECT_EQ(ck2.at("epoch").as_int(), 3);
   EXPECT_EQ(ck2.at("dinet_meta").at("scheduler_steps").as_int(), 2);
   EXPECT_EQ(ck2.at("optimizer").at("net_dV").at("state").at(int64_t{0}).at("step").as_tensor().item<double>(), 2);
+  for (const char* net : {"net_g", "net_dI", "net_dV"}) {
+    const auto a = dinet::read_state_dict(dir / "straight" / "netG_model_epoch_2.pth", {"state_dict", net});
+    const auto b = dinet::read_state_dict(out / "netG_model_epoch_2.pth", {"state_dict", net});
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i].second, b[i].second)) << net << " " << a[i].first;
+  }
 }
 
-// The released files (no dinet_meta; the mouth size in their names) are accepted as
-// starting points. A run whose first epoch is past its last loads them and stops.
 TEST(TrainClip, AcceptsThePublishedFilesAsStartingPoints) {
   TempDir dir;
   const ClipSetup s = clip_setup(dir);

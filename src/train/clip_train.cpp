@@ -23,14 +23,16 @@ using namespace dinet::train;
 
 namespace {
 
-VGG19 make_vgg(const std::string& weights) {
-  if (weights == "random") return VGG19();
+void check_vgg_option(const std::string& weights) {
   if (weights.empty())
     throw Error("--vgg_weights", "required: torchvision's vgg19-dcbb9e9d.pth "
                                  "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth), or 'random' "
                                  "for tests (the perceptual loss is then meaningless)");
-  return load_vgg19(weights);
 }
+
+// Built after setup_run has seeded LibTorch, so random weights are the same in every run
+// (a resumed run must have the perceptual network of the run it continues).
+VGG19 make_vgg(const std::string& weights) { return weights == "random" ? VGG19() : load_vgg19(weights); }
 
 // Fixed clips for the per-epoch evaluation and picture: the same every epoch and run.
 std::vector<ClipBatch> evaluation_batches(const TrainingSet& set, const FaceSize& face, int64_t clips,
@@ -59,8 +61,9 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     throw Error("--pretrained_syncnet_path", "required: the SyncNet of the sync loss (`dinet train sync`'s "
                                              "syncnet_<m>mouth.pth, or the released syncnet_256mouth.pth)");
   const double lr_dV = o.lr_dV > 0 ? o.lr_dV : o.lr_dI;
-  VGG19 vgg = make_vgg(o.vgg_weights);
+  check_vgg_option(o.vgg_weights);
   RunSetup run = setup_run(o, kClipMinClips, "clip");
+  VGG19 vgg = make_vgg(o.vgg_weights);
   const TrainingSet& train = run.train;
   const TrainingSet& eval_set = run.heldout.videos.empty() ? run.train : run.heldout;
 
