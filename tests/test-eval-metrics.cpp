@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dinet/evaluate.h"
-#include "test_support.h"
+#include "infer_test_support.h"
 
 namespace {
 
@@ -42,6 +42,12 @@ TEST(ImageMetrics, SsimFallsWithNoise) {
   EXPECT_LT(light, 1.0);
   EXPECT_LT(heavy, light);
   EXPECT_GT(dinet::psnr(a, b), dinet::psnr(a, c));
+}
+
+TEST(ImageMetrics, SsimOfIdenticalFlatColourImagesIsOne) {
+  // Every channel gets the stabilising constants (a bare number would reach channel 0 only).
+  const cv::Mat flat(32, 32, CV_8UC3, cv::Scalar(10, 120, 240));
+  EXPECT_NEAR(dinet::ssim(flat, flat), 1.0, 1e-6);
 }
 
 TEST(ImageMetrics, SizeMismatchIsAnError) {
@@ -100,4 +106,58 @@ TEST(Evaluate, MissingResultDirectoryIsAClearError) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/inference_result"), std::string::npos);
   }
+}
+
+namespace {
+
+// A test set whose "result" is the source itself, evaluated with a random SyncNet.
+nlohmann::json evaluate_source_as_result(const dinet::test::TempDir& dir, double seconds) {
+  namespace fs = std::filesystem;
+  const auto clip = dinet::test::make_synth_clip(dir.path(), seconds);
+  const fs::path results = dir.path() / "inference_result";
+  fs::create_directories(results);
+  fs::copy_file(clip.video, results / (clip.video.stem().string() + "_facial_dubbing_add_audio.mp4"));
+  torch::manual_seed(1);
+  dinet::SyncNet net(15, dinet::audio_feature_spec("mel").channels, 128);
+  dinet::TorchValue file = dinet::published_syncnet_checkpoint(dinet::module_state_dict(*net));
+  dinet::TorchValue meta = dinet::TorchValue::dict();
+  meta.set("mouth_region_size", 64);
+  meta.set("audio_feature", "mel");
+  file.set("dinet_meta", meta);
+  dinet::save_torch_file(dir.path() / "syncnet.pth", file);
+
+  dinet::EvaluateOptions options;
+  options.result_dir = results;
+  options.test_video_dir = clip.video.parent_path();
+  options.output_dir = dir.path() / "evaluate_result";
+  options.syncnet_path = dir.path() / "syncnet.pth";
+  const auto videos = dinet::evaluate_results(options);
+  dinet::write_evaluation_report(options.output_dir, videos, options);
+  std::ifstream in(options.output_dir / "metrics.json");
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST(Evaluate, SourceAsItsOwnResultScoresPerfectlyWithSyncFigures) {
+  const dinet::test::TempDir dir;
+  const nlohmann::json metrics = evaluate_source_as_result(dir, 3.0);
+  const auto& v = metrics["videos"][0];
+  ASSERT_FALSE(v.contains("error")) << v.dump();
+  EXPECT_EQ(v["frames"], 75);
+  EXPECT_GE(v["psnr_face"].get<double>(), 99.0);
+  EXPECT_NEAR(v["ssim_mouth"].get<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(v["lmd"].get<double>(), 0.0, 1e-6);
+  EXPECT_TRUE(v.contains("sync_offset"));
+  EXPECT_EQ(v["sync_score_by_offset"].size(), 15u);  // -7..7
+}
+
+TEST(Evaluate, ClipTooShortForTheOffsetScanKeepsItsImageFigures) {
+  const dinet::test::TempDir dir;
+  const nlohmann::json metrics = evaluate_source_as_result(dir, 0.6);
+  const auto& v = metrics["videos"][0];
+  ASSERT_FALSE(v.contains("error")) << v.dump();
+  EXPECT_GE(v["psnr_face"].get<double>(), 99.0);
+  EXPECT_FALSE(v.contains("sync_offset"));
+  EXPECT_NE(v["note"].get<std::string>().find("lip-sync"), std::string::npos);
 }

@@ -50,6 +50,7 @@ struct VideoEvaluation {
   std::string name;
   std::filesystem::path result, source;
   std::string error;  // non-empty: this video could not be evaluated
+  std::string note;   // non-empty: a figure is missing, and why (the others stand)
   int64_t frames = 0;  // compared (min of both lengths)
   double psnr_face = 0, ssim_face = 0, psnr_mouth = 0, ssim_mouth = 0, lmd = 0;
   std::vector<double> psnr_face_by_frame, lmd_by_frame;

@@ -83,6 +83,10 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   const LandmarkTrack src_track =
       source_landmarks(source, csv, source_reader.info().frame_count, landmarks);
   const LandmarkTrack res_track = detect_video_landmarks(result, landmarks).track;
+  // LMD compares like with like: the source's points from the same detector as the result's
+  // (a CSV from OpenFace or synth would add its own offset to every frame).
+  const LandmarkTrack src_detected =
+      fs::exists(csv) ? detect_video_landmarks(source, landmarks).track : src_track;
   const auto src_windows = crop_windows(src_track);
   const auto res_windows = crop_windows(res_track);
   const FaceSize face = face_size(mouth_region_size);
@@ -104,12 +108,12 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
       ssim_face.push_back(ssim(a, b));
       psnr_mouth.push_back(psnr(a(mouth), b(mouth)));
       ssim_mouth.push_back(ssim(a(mouth), b(mouth)));
-      if (res_track.success[i] && src_track.success[i]) {
+      if (res_track.success[i] && i < static_cast<int64_t>(src_detected.size()) && src_detected.success[i]) {
         // In model-face pixels, so videos of different sizes compare.
         const double to_model = face.width / src_windows[i]->rect.width;
         double sum = 0;
         for (int k = 48; k < 68; ++k)
-          sum += cv::norm(res_track.frames[i][k] - src_track.frames[i][k]);
+          sum += cv::norm(res_track.frames[i][k] - src_detected.frames[i][k]);
         frame_lmd = sum / 20.0 * to_model;
       }
       const int64_t n_stills = 3;
@@ -123,10 +127,12 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
     ev.psnr_face_by_frame.push_back(frame_psnr);
     ev.lmd_by_frame.push_back(frame_lmd);
     if (sync) {
-      valid.push_back(res_windows[i].has_value());
-      mouths.push_back(res_windows[i]
-                           ? to_rgb_tensor(crop_face(res_frame, *res_windows[i], face.size())(mouth))
-                           : torch::zeros({3, mouth_region_size, mouth_region_size}));
+      // The result keeps the source's head, so the source's crop window holds its mouth even
+      // when the dubbed mouth is too poor for the detector; the result's own is the fallback.
+      const auto& window = src_windows[i] ? src_windows[i] : res_windows[i];
+      valid.push_back(window.has_value());
+      mouths.push_back(window ? to_rgb_tensor(crop_face(res_frame, *window, face.size())(mouth))
+                              : torch::zeros({3, mouth_region_size, mouth_region_size}));
     }
   }
   if (ev.frames == 0) throw Error(result.string(), "no frames to compare");
@@ -136,9 +142,14 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   ev.ssim_mouth = mean_of(ssim_mouth);
   ev.lmd = mean_of(ev.lmd_by_frame);
   if (sync) {
-    const at::Tensor features = sync->features->compute(result);
-    ev.sync = eval::sync_figures(sync->net, torch::stack(mouths), valid, features,
-                                 options.max_offset, options.max_sync_windows);
+    // A clip too short for the offset scan still has its image figures.
+    try {
+      const at::Tensor features = sync->features->compute(result);
+      ev.sync = eval::sync_figures(sync->net, torch::stack(mouths), valid, features,
+                                   options.max_offset, options.max_sync_windows);
+    } catch (const Error& e) {
+      ev.note = std::string("no lip-sync figures: ") + e.what();
+    }
   }
   return ev;
 }

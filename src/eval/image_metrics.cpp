@@ -38,8 +38,10 @@ double ssim(const cv::Mat& a, const cv::Mat& b) {
   const cv::Mat mx = blur(x), my = blur(y);
   const cv::Mat mx2 = mx.mul(mx), my2 = my.mul(my), mxy = mx.mul(my);
   const cv::Mat sx2 = blur(x.mul(x)) - mx2, sy2 = blur(y.mul(y)) - my2, sxy = blur(x.mul(y)) - mxy;
-  cv::Mat num = (2 * mxy + c1).mul(2 * sxy + c2);
-  cv::Mat den = (mx2 + my2 + c1).mul(sx2 + sy2 + c2);
+  // Scalar::all: a plain number added to a multi-channel Mat reaches only its first channel.
+  const cv::Scalar k1 = cv::Scalar::all(c1), k2 = cv::Scalar::all(c2);
+  cv::Mat num = (2 * mxy + k1).mul(2 * sxy + k2);
+  cv::Mat den = (mx2 + my2 + k1).mul(sx2 + sy2 + k2);
   cv::Mat map;
   cv::divide(num, den, map);
   const cv::Scalar mean = cv::mean(map);

@@ -106,11 +106,12 @@ nlohmann::json to_json(const VideoEvaluation& v) {
     for (double s : v.sync->score_by_offset) by_offset.push_back(number(s));
     j["sync_score_by_offset"] = by_offset;
   }
+  if (!v.note.empty()) j["note"] = v.note;
   return j;
 }
 
 const char* kColumns[] = {"name",  "frames", "psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth",
-                          "lmd",   "sync_offset", "sync_confidence", "sync_score", "error"};
+                          "lmd",   "sync_offset", "sync_confidence", "sync_score", "error", "note"};
 
 std::vector<std::string> row(const VideoEvaluation& v) {
   const bool ok = v.error.empty();
@@ -125,7 +126,8 @@ std::vector<std::string> row(const VideoEvaluation& v) {
           s ? std::to_string(v.sync->offset) : "",
           s ? fixed(v.sync->confidence, 4) : "",
           s ? fixed(v.sync->score, 4) : "",
-          v.error};
+          v.error,
+          v.note};
 }
 
 std::string csv_field(const std::string& s) {
@@ -165,6 +167,7 @@ std::string html_page(const std::vector<VideoEvaluation>& videos, const Evaluate
       h << "<p class='err'>" << html_escape(v.error) << "</p>";
       continue;
     }
+    if (!v.note.empty()) h << "<p>" << html_escape(v.note) << "</p>";
     h << svg_curve("PSNR of the face per frame (dB)", v.psnr_face_by_frame)
       << svg_curve("Mouth landmark distance per frame (model pixels)", v.lmd_by_frame);
     if (v.sync) {

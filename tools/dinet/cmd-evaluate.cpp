@@ -41,6 +41,7 @@ void run_evaluate(EvaluateArgs& args) {
     std::printf("%-32s PSNR face %.2f dB, SSIM face %.4f, PSNR mouth %.2f dB, LMD %.2f", v.name.c_str(),
                 v.psnr_face, v.ssim_face, v.psnr_mouth, v.lmd);
     if (v.sync) std::printf(", sync offset %d, confidence %.3f", v.sync->offset, v.sync->confidence);
+    if (!v.note.empty()) std::printf(" (%s)", v.note.c_str());
     std::printf("\n");
   }
   std::printf("report: %s\n", (o.output_dir / "report.html").c_str());
