@@ -61,7 +61,8 @@ at::Tensor perception_loss(VGG19& vgg, const at::Tensor& fake, const at::Tensor&
 }  // namespace
 
 ClipStep::ClipStep(DINet generator, Discriminator frame_d, Discriminator clip_d, VGG19 vgg, SyncNet syncnet,
-                   const Compute& compute, const FaceSize& face, const ClipStepOptions& options)
+                   const Compute& compute, const FaceSize& face, const ClipStepOptions& options,
+                   Distributed dist)
     : g_(placed(std::move(generator), compute)),
       d_frame_(placed(std::move(frame_d), compute)),
       d_clip_(placed(std::move(clip_d), compute)),
@@ -73,7 +74,8 @@ ClipStep::ClipStep(DINet generator, Discriminator frame_d, Discriminator clip_d,
       opt_dI_(d_frame_->parameters(), torch::optim::AdamOptions(options.lr_dI)),
       opt_dV_(d_clip_->parameters(), torch::optim::AdamOptions(options.lr_dV)),
       scaler_(compute.precision == "fp16"),
-      options_(options) {
+      options_(options),
+      dist_(std::move(dist)) {
   vgg_->eval();
   set_requires_grad(*vgg_, false);
   sync_->eval();
@@ -103,6 +105,7 @@ ClipLosses ClipStep::step(const ClipBatch& batch) {
   }
   opt_dI_.zero_grad();
   scaler_.scale(loss_dI).backward();
+  dist_.all_reduce_gradients(*d_frame_);  // scaled gradients: every rank then agrees on an overflow
   scaler_.step(opt_dI_);
   {
     AutocastScope autocast(compute_);
@@ -110,6 +113,7 @@ ClipLosses ClipStep::step(const ClipBatch& batch) {
   }
   opt_dV_.zero_grad();
   scaler_.scale(loss_dV).backward();
+  dist_.all_reduce_gradients(*d_clip_);
   scaler_.step(opt_dV_);
 
   // (3) the generator, against the updated discriminators; SyncNet is frozen.
@@ -126,6 +130,7 @@ ClipLosses ClipStep::step(const ClipBatch& batch) {
   }
   opt_g_.zero_grad();
   scaler_.scale(loss_perception + loss_gI + loss_gV + loss_sync).backward();
+  dist_.all_reduce_gradients(*g_);
   scaler_.step(opt_g_);
   scaler_.update();
   return {loss_dI.item<double>(),  loss_dV.item<double>(),         loss_gI.item<double>(),

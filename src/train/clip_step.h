@@ -5,6 +5,7 @@
 #include <torch/optim/adam.h>
 
 #include "dinet/crop.h"
+#include "dinet/distributed.h"
 #include "dinet/networks.h"
 #include "train/clip_samples.h"
 #include "train/compute.h"
@@ -28,9 +29,12 @@ struct ClipStepOptions {
 class ClipStep {
  public:
   // `syncnet` is frozen (eval mode, no gradients for its parameters); the sync loss's
-  // gradient flows through it into the generator only.
+  // gradient flows through it into the generator only. With `dist` active, the gradients of
+  // the generator and both discriminators are averaged over its ranks before every optimizer
+  // step (the trainer shares the networks and their BatchNorm: share_network).
   ClipStep(DINet generator, Discriminator frame_d, Discriminator clip_d, VGG19 vgg, SyncNet syncnet,
-           const Compute& compute, const FaceSize& face, const ClipStepOptions& options);
+           const Compute& compute, const FaceSize& face, const ClipStepOptions& options,
+           Distributed dist = Distributed());
 
   // The published iteration with the same updates and less work, as FrameStep: net_dI then
   // net_dV each learn from the generated frames detached, real and generated in one batch;
@@ -61,6 +65,7 @@ class ClipStep {
   torch::optim::Adam opt_g_, opt_dI_, opt_dV_;
   GradScaler scaler_;
   ClipStepOptions options_;
+  Distributed dist_;
 };
 
 }  // namespace dinet::train
