@@ -56,8 +56,9 @@ std::string base64(const std::vector<uchar>& bytes) {
   return out;
 }
 
-// A line chart of one per-frame series; gaps (NaN) break the line.
-std::string svg_curve(const std::string& title, const std::vector<double>& values) {
+// A line chart of one series; gaps (NaN) break the line. `last_x` labels the right end.
+std::string svg_curve(const std::string& title, const std::vector<double>& values, std::string last_x = "") {
+  if (last_x.empty()) last_x = "frame " + std::to_string(values.size() - 1);
   double lo = INFINITY, hi = -INFINITY;
   for (double v : values)
     if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
@@ -69,7 +70,7 @@ std::string svg_curve(const std::string& title, const std::vector<double>& value
       << "' class='curve'><text x='4' y='14'>" << html_escape(title) << "</text>"
       << "<text x='4' y='" << pad + 4 << "' class='axis'>" << fixed(hi, 2) << "</text>"
       << "<text x='4' y='" << h + 4 << "' class='axis'>" << fixed(lo, 2) << "</text>"
-      << "<text x='" << w - 80 << "' y='" << h + 16 << "' class='axis'>frame " << values.size() - 1
+      << "<text x='" << w - 80 << "' y='" << h + 16 << "' class='axis'>" << html_escape(last_x)
       << "</text><path d='";
   bool pen_up = true;
   for (size_t i = 0; i < values.size(); ++i) {
@@ -172,9 +173,8 @@ std::string html_page(const std::vector<VideoEvaluation>& videos, const Evaluate
       << svg_curve("Mouth landmark distance per frame (model pixels)", v.lmd_by_frame);
     if (v.sync) {
       h << svg_curve("SyncNet score per frame at offset 0", v.sync->score_by_frame)
-        << svg_curve("Mean SyncNet score by audio offset (-" + std::to_string(options.max_offset) +
-                         " .. +" + std::to_string(options.max_offset) + " frames)",
-                     v.sync->score_by_offset);
+        << svg_curve("Mean SyncNet score by audio offset (frames)", v.sync->score_by_offset,
+                     "offset +" + std::to_string(options.max_offset));
     }
     h << "<div><p>Source | result</p>";
     for (const cv::Mat& still : v.stills) {

@@ -1,5 +1,6 @@
 // dinet evaluate: quality figures of the dubbed results against their sources
 // (the published fork's run_evaluate.py).
+#include <cmath>
 #include <cstdio>
 
 #include "commands.h"
@@ -38,8 +39,11 @@ void run_evaluate(EvaluateArgs& args) {
       std::fprintf(stderr, "dinet: %s: %s\n", v.name.c_str(), v.error.c_str());
       continue;
     }
-    std::printf("%-32s PSNR face %.2f dB, SSIM face %.4f, PSNR mouth %.2f dB, LMD %.2f", v.name.c_str(),
-                v.psnr_face, v.ssim_face, v.psnr_mouth, v.lmd);
+    std::printf("%-32s PSNR face %.2f dB, SSIM face %.4f, PSNR mouth %.2f dB", v.name.c_str(), v.psnr_face,
+                v.ssim_face, v.psnr_mouth);
+    // LMD needs the detector to find the dubbed face, which a barely trained model may not give.
+    if (std::isfinite(v.lmd)) std::printf(", LMD %.2f", v.lmd);
+    else std::printf(", LMD n/a (no face found in the result)");
     if (v.sync) std::printf(", sync offset %d, confidence %.3f", v.sync->offset, v.sync->confidence);
     if (!v.note.empty()) std::printf(" (%s)", v.note.c_str());
     std::printf("\n");
