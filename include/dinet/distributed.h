@@ -100,6 +100,9 @@ class Distributed {
   void all_reduce_gradients(torch::nn::Module& module) const;
   // The mean of `value` over every rank (losses for the log); every rank must call it.
   at::Tensor all_reduce_mean(const at::Tensor& value) const;
+  // The sum over every rank (a tensor each rank fills in its own places and zeros elsewhere
+  // sums to everyone's results: evaluation split between the ranks).
+  at::Tensor all_reduce_sum(const at::Tensor& value) const;
   double all_reduce_mean(double value) const;
   void barrier() const;
   // Makes the train-mode forward of every DINet block's BatchNorm in `module` use the

@@ -154,6 +154,15 @@ at::Tensor Distributed::all_reduce_mean(const at::Tensor& value) const {
   return sum.div_(world_size_).to(value.device());
 }
 
+at::Tensor Distributed::all_reduce_sum(const at::Tensor& value) const {
+  if (!group_) return value;
+  const at::ScalarType type = value.is_floating_point() ? value.scalar_type() : at::kDouble;
+  at::Tensor sum =
+      value.detach().to(group_->device, type, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  group_->all_reduce_sum(sum, "summing a value over the processes");
+  return sum.to(value.device());
+}
+
 double Distributed::all_reduce_mean(double value) const {
   if (!group_) return value;
   return all_reduce_mean(at::full({1}, value, at::TensorOptions().dtype(at::kDouble)))
