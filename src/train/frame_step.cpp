@@ -43,7 +43,7 @@ double lr_factor(int64_t scheduler_steps, int64_t non_decay, int64_t decay) {
 }
 
 FrameStep::FrameStep(DINet generator, Discriminator discriminator, VGG19 vgg, const Compute& compute,
-                     double lr_g, double lr_dI, double lamb_perception)
+                     double lr_g, double lr_dI, double lamb_perception, Distributed dist)
     : g_(placed(std::move(generator), compute)),
       d_(placed(std::move(discriminator), compute)),
       vgg_(placed(std::move(vgg), compute)),
@@ -51,7 +51,8 @@ FrameStep::FrameStep(DINet generator, Discriminator discriminator, VGG19 vgg, co
       opt_g_(g_->parameters(), torch::optim::AdamOptions(lr_g)),
       opt_d_(d_->parameters(), torch::optim::AdamOptions(lr_dI)),
       scaler_(compute.precision == "fp16"),
-      lamb_perception_(lamb_perception) {
+      lamb_perception_(lamb_perception),
+      dist_(std::move(dist)) {
   vgg_->eval();
   set_requires_grad(*vgg_, false);
 }
@@ -80,6 +81,7 @@ FrameLosses FrameStep::step(const FrameBatch& batch) {
   }
   opt_d_.zero_grad();
   scaler_.scale(loss_d).backward();
+  dist_.all_reduce_gradients(*d_);  // scaled gradients: every rank then agrees on an overflow
   scaler_.step(opt_d_);
 
   // (2) the generator, against the updated discriminator
@@ -105,6 +107,7 @@ FrameLosses FrameStep::step(const FrameBatch& batch) {
   }
   opt_g_.zero_grad();
   scaler_.scale(loss_perception + loss_gan).backward();
+  dist_.all_reduce_gradients(*g_);
   scaler_.step(opt_g_);
   scaler_.update();
   return {loss_d.item<double>(), loss_gan.item<double>(), loss_perception.item<double>()};

@@ -4,6 +4,7 @@
 
 #include <torch/optim/adam.h>
 
+#include "dinet/distributed.h"
 #include "dinet/networks.h"
 #include "train/compute.h"
 #include "train/samples.h"
@@ -22,8 +23,10 @@ double lr_factor(int64_t scheduler_steps, int64_t non_decay, int64_t decay);
 
 class FrameStep {
  public:
+  // With `dist` active, both networks' gradients are averaged over its ranks before every
+  // optimizer step (the trainer shares the networks and their BatchNorm: share_network).
   FrameStep(DINet generator, Discriminator discriminator, VGG19 vgg, const Compute& compute,
-            double lr_g, double lr_dI, double lamb_perception);
+            double lr_g, double lr_dI, double lamb_perception, Distributed dist = Distributed());
 
   // The published iteration, computed with less work and the same updates: the
   // discriminator sees the generated frames detached (the published code back-propagates
@@ -51,6 +54,7 @@ class FrameStep {
   torch::optim::Adam opt_g_, opt_d_;
   GradScaler scaler_;
   double lamb_perception_;
+  Distributed dist_;
 };
 
 // Mean absolute difference over the mouth rectangle of (B,3,H,W) images.

@@ -68,23 +68,28 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
   if (o.coarse2fine)
     load_state_dict(*generator, read_state_dict(o.coarse_model_path, {"state_dict", "net_g"}),
                     o.coarse_model_path.string());
-  FrameStep step(generator, Discriminator(3), vgg, run.compute, o.lr_g, o.lr_dI, o.lamb_perception);
+  FrameStep step(generator, Discriminator(3), vgg, run.compute, o.lr_g, o.lr_dI, o.lamb_perception, run.dist);
+  const bool main = run.dist.is_main();
 
   CheckpointMeta meta{"frame", o.mouth_region_size, train.audio, o.start_epoch - 1, 0, o.seed};
   if (o.resume) {
     if (const auto found = newest_checkpoint(o.result_path, "netG_model_epoch_")) {
       meta = load_frame_checkpoint(found->file, step, o.mouth_region_size, train.audio);
       if (meta.seed < 0) meta.seed = o.seed;
-      std::fprintf(stderr, "dinet train frame: resuming from %s (epoch %lld done)\n", found->file.c_str(),
+      if (main)
+        std::fprintf(stderr, "dinet train frame: resuming from %s (epoch %lld done)\n", found->file.c_str(),
                    static_cast<long long>(meta.epoch));
-    } else {
+    } else if (main) {
       std::fprintf(stderr, "dinet train frame: no checkpoint in %s to resume from; starting at epoch %lld\n",
                    o.result_path.c_str(), static_cast<long long>(o.start_epoch));
     }
   }
+  check_same_start(run.dist, meta.epoch);
+  share_network(run.dist, *step.generator());
+  share_network(run.dist, *step.discriminator());
   const uint64_t seed = static_cast<uint64_t>(meta.seed);
   const int64_t last_epoch = o.end_epoch > 0 ? o.end_epoch : o.non_decay + o.decay;
-  JsonlLog log(o.result_path / "train_log.jsonl");
+  RankLog log(run.dist, o.result_path / "train_log.jsonl");
   nlohmann::json start = run_record(o, run, "frame");
   start["first_epoch"] = meta.epoch + 1;
   start["last_epoch"] = last_epoch;
@@ -98,22 +103,25 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
     set_learning_rate(step.optimizer_g(), o.lr_g * factor);
     set_learning_rate(step.optimizer_d(), o.lr_dI * factor);
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
-    const int64_t steps = static_cast<int64_t>(plan.size()) / o.batch_size;  // drop_last
+    const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
+    const int64_t steps = shard.steps;
     Prefetcher<FrameBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
-      return make_frame_batch(train, run.face, std::span(plan).subspan(i * o.batch_size, o.batch_size), seed, epoch,
-                              i * o.batch_size, o.hflip);
+      return make_frame_batch(train, run.face, std::span(plan).subspan(shard.first(i), o.batch_size), seed, epoch,
+                              shard.first(i), o.hflip);
     });
     std::optional<Progress> progress;
-    if (o.show_progress)
-      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(last_epoch), steps * o.batch_size,
-                       "samples");
+    if (o.show_progress && main)
+      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(last_epoch),
+                       steps * shard.global_batch(), "samples");
     FrameEpochResult r{epoch};
     const auto started = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < steps; ++i) {
       const double waited_before = loader.wait_seconds();
       const FrameBatch batch = *loader.next();
       const double wait = loader.wait_seconds() - waited_before;
-      const FrameLosses l = step.step(batch);
+      FrameLosses l = step.step(batch);
+      const std::vector<double> mean = mean_over_ranks(run.dist, {l.d, l.g_gan, l.perception});
+      l = {mean[0], mean[1], mean[2]};
       r.loss_dI += l.d / steps;
       r.loss_gI += l.g_gan / steps;
       r.loss_perception += l.perception / steps;
@@ -125,7 +133,7 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
         std::snprintf(fields, sizeof fields, "dI %.3f gI %.3f perception %.3f, waited on data %.0f%%", l.d, l.g_gan,
                       l.perception, 100.0 * loader.wait_seconds() / std::max(elapsed, 1e-9));
         progress->set_fields(fields);
-        progress->advance(o.batch_size);
+        progress->advance(shard.global_batch());
       }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -133,20 +141,25 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
     ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
     meta.epoch = epoch;
 
-    double generated_l1 = 0, copy_l1 = 0;
-    int64_t counted = 0;
+    // The evaluation batches split between the ranks (rank 0 has the first, for the picture).
+    double generated_l1 = 0, copy_l1 = 0, counted = 0;
     at::Tensor first_generated;
-    for (const FrameBatch& b : eval_batches) {
+    for (size_t k = run.dist.rank(); k < eval_batches.size(); k += run.dist.world_size()) {
+      const FrameBatch& b = eval_batches[k];
       const at::Tensor generated = step.generate(b);
       if (!first_generated.defined()) first_generated = generated;
       generated_l1 += mouth_l1(generated, b.target, run.face) * b.size();
       copy_l1 += mouth_l1(b.references.narrow(1, 0, 3), b.target, run.face) * b.size();
       counted += b.size();
     }
-    r.mouth_l1 = generated_l1 / counted;
-    r.copy_reference_l1 = copy_l1 / counted;
+    // Ratios of the means over the ranks are ratios of the sums.
+    const std::vector<double> mean = mean_over_ranks(run.dist, {generated_l1, copy_l1, counted});
+    r.mouth_l1 = mean[0] / mean[2];
+    r.copy_reference_l1 = mean[1] / mean[2];
     r.wait_fraction = loader.wait_seconds() / std::max(seconds, 1e-9);
-    r.samples_per_second = steps * o.batch_size / std::max(seconds, 1e-9);
+    r.samples_per_second = steps * shard.global_batch() / std::max(seconds, 1e-9);
+    results.push_back(r);
+    if (!main) continue;  // the rest writes files
     const FrameBatch& shown = eval_batches.front();
     const int64_t rows = std::min<int64_t>(kGridRows, shown.size());
     save_image_grid(o.result_path / "samples" / ("epoch_" + std::to_string(epoch) + ".png"),
@@ -169,7 +182,6 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
                  "%.2f samples/s, waited on data %.1f%% of the time\n",
                  static_cast<long long>(epoch), r.loss_dI, r.loss_gI, r.loss_perception, r.mouth_l1,
                  r.copy_reference_l1, r.samples_per_second, 100 * r.wait_fraction);
-    results.push_back(r);
   }
   return results;
 }
