@@ -1,5 +1,6 @@
 #include "train/sync_eval.h"
 
+#include <ATen/ops/zeros.h>
 #include <torch/autograd.h>
 
 #include <algorithm>
@@ -38,37 +39,44 @@ SyncEvaluator::SyncEvaluator(const TrainingSet& set, const FaceSize& face, int64
 }
 
 std::vector<float> SyncEvaluator::scores(SyncNet& net, const Compute& compute, const std::vector<SyncPair>& pairs,
-                                         int64_t batch_size, int workers) const {
+                                         int64_t batch_size, int workers, const Distributed& dist) const {
   const int64_t count = static_cast<int64_t>(pairs.size());
   const int64_t batches = (count + batch_size - 1) / batch_size;
-  Prefetcher<SyncBatch> loader(batches, workers, 2, [&](int64_t i) {
-    const int64_t first = i * batch_size;
+  // This rank's batches: rank, rank + world, ...
+  const int64_t world = dist.world_size();
+  const int64_t mine = std::max<int64_t>(0, (batches - dist.rank() + world - 1) / world);
+  Prefetcher<SyncBatch> loader(mine, workers, 2, [&](int64_t j) {
+    const int64_t first = (j * world + dist.rank()) * batch_size;
     return make_sync_batch(set_, face_, std::span(pairs).subspan(first, std::min(batch_size, count - first)));
   });
   torch::NoGradGuard no_grad;
   net->eval();
-  std::vector<float> out;
-  while (auto batch = loader.next()) {
+  // Every rank fills its own batches' places; the sum over the ranks is the whole.
+  at::Tensor out = at::zeros({count}, at::kFloat);
+  for (int64_t j = 0; j < mine; ++j) {
+    const SyncBatch batch = *loader.next();
     at::Tensor score;
     {
       AutocastScope autocast(compute);
-      score = net->forward(compute.input(batch->mouths), compute.input(batch->audio));
+      score = net->forward(compute.input(batch.mouths), compute.input(batch.audio));
     }
-    const at::Tensor mean = score.to(at::kFloat).mean({1, 2, 3}).cpu().contiguous();
-    out.insert(out.end(), mean.data_ptr<float>(), mean.data_ptr<float>() + mean.numel());
+    out.narrow(0, (j * world + dist.rank()) * batch_size, batch.size())
+        .copy_(score.to(at::kFloat).mean({1, 2, 3}).cpu());
   }
-  return out;
+  out = dist.all_reduce_sum(out).contiguous();
+  return {out.data_ptr<float>(), out.data_ptr<float>() + count};
 }
 
-SyncEvaluation SyncEvaluator::run(SyncNet& net, const Compute& compute, int64_t batch_size, int workers) const {
+SyncEvaluation SyncEvaluator::run(SyncNet& net, const Compute& compute, int64_t batch_size, int workers,
+                                  const Distributed& dist) const {
   SyncEvaluation e;
-  const std::vector<float> s = scores(net, compute, pairs_, batch_size, workers);
+  const std::vector<float> s = scores(net, compute, pairs_, batch_size, workers, dist);
   int64_t right = 0;
   for (size_t i = 0; i < s.size(); ++i) right += (s[i] > 0.5f) == pairs_[i].in_sync;
   e.pairs = static_cast<int64_t>(s.size());
   e.accuracy = e.pairs ? static_cast<double>(right) / e.pairs : 0;
 
-  const std::vector<float> scan = scores(net, compute, scan_, batch_size, workers);
+  const std::vector<float> scan = scores(net, compute, scan_, batch_size, workers, dist);
   const int64_t width = 2 * max_offset_ + 1;
   e.offset_clips = static_cast<int64_t>(scan.size()) / width;
   int64_t zero = 0, total_abs = 0;

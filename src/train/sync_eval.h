@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "dinet/distributed.h"
 #include "dinet/networks.h"
 #include "train/compute.h"
 #include "train/samples.h"
@@ -28,12 +29,15 @@ class SyncEvaluator {
   SyncEvaluator(const TrainingSet& set, const FaceSize& face, int64_t max_offset, int64_t scan_clips,
                 uint64_t seed, int64_t max_pairs = 512);
 
-  SyncEvaluation run(SyncNet& net, const Compute& compute, int64_t batch_size, int workers) const;
+  // With `dist` active, the batches are split between the ranks and every rank gets the
+  // whole result; every rank must call it.
+  SyncEvaluation run(SyncNet& net, const Compute& compute, int64_t batch_size, int workers,
+                     const Distributed& dist = Distributed()) const;
 
  private:
   // Mean score of each pair, in order, with the network in eval mode.
   std::vector<float> scores(SyncNet& net, const Compute& compute, const std::vector<SyncPair>& pairs,
-                            int64_t batch_size, int workers) const;
+                            int64_t batch_size, int workers, const Distributed& dist) const;
 
   const TrainingSet& set_;
   FaceSize face_;

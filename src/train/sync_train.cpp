@@ -29,7 +29,8 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
   if (o.max_offset < 1) throw Error("--max_offset", "must be at least 1");
   RunSetup run = setup_run(o, 1, "sync");
   const TrainingSet& train = run.train;
-  if (run.heldout.videos.empty())
+  const bool main = run.dist.is_main();
+  if (run.heldout.videos.empty() && main)
     std::fprintf(stderr, "dinet train sync: --holdout 0: accuracy and offsets are measured on training data\n");
   const TrainingSet& eval_set = run.heldout.videos.empty() ? run.train : run.heldout;
 
@@ -44,16 +45,19 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
       meta = load_sync_checkpoint(found->file, net, adam, o.mouth_region_size, train.audio);
       if (meta.seed < 0) meta.seed = o.seed;
       if (meta.grad_scale > 0) scaler.restore(meta.grad_scale, meta.grad_growth_tracker);
-      std::fprintf(stderr, "dinet train sync: resuming from %s (epoch %lld done)\n", found->file.c_str(),
+      if (main)
+        std::fprintf(stderr, "dinet train sync: resuming from %s (epoch %lld done)\n", found->file.c_str(),
                    static_cast<long long>(meta.epoch));
-    } else {
+    } else if (main) {
       std::fprintf(stderr, "dinet train sync: no checkpoint in %s to resume from; starting\n",
                    o.result_path.c_str());
     }
   }
+  check_same_start(run.dist, meta.epoch);
+  share_network(run.dist, *net);
   const uint64_t seed = static_cast<uint64_t>(meta.seed);
   const SyncEvaluator evaluator(eval_set, run.face, o.max_offset, o.eval_clips, seed);
-  JsonlLog log(o.result_path / "train_log.jsonl");
+  RankLog log(run.dist, o.result_path / "train_log.jsonl");
   nlohmann::json start = run_record(o, run, "sync");
   start["first_epoch"] = meta.epoch + 1;
   start["last_epoch"] = o.epochs;
@@ -62,19 +66,20 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
   std::vector<SyncEpochResult> results;
   for (int64_t epoch = meta.epoch + 1; epoch <= o.epochs; ++epoch) {
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
-    const int64_t steps = static_cast<int64_t>(plan.size()) / o.batch_size;
+    const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
+    const int64_t steps = shard.steps;
     Prefetcher<SyncBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
       std::vector<SyncPair> pairs;
-      for (int64_t k = i * o.batch_size; k < (i + 1) * o.batch_size; ++k) {
+      for (int64_t k = shard.first(i); k < shard.first(i) + o.batch_size; ++k) {
         auto rng = sample_rng(seed, epoch, k);
         pairs.push_back(draw_sync_pair(train, plan[k], rng));
       }
       return make_sync_batch(train, run.face, pairs);
     });
     std::optional<Progress> progress;
-    if (o.show_progress)
-      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), steps * o.batch_size,
-                       "samples");
+    if (o.show_progress && main)
+      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
+                       steps * shard.global_batch(), "samples");
     SyncEpochResult r{epoch};
     const auto started = std::chrono::steady_clock::now();
     net->train();
@@ -91,9 +96,10 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
       }
       adam.zero_grad();
       scaler.scale(loss).backward();
+      run.dist.all_reduce_gradients(*net);
       scaler.step(adam);
       scaler.update();
-      const double l = loss.item<double>();
+      const double l = mean_over_ranks(run.dist, {loss.item<double>()})[0];
       r.loss += l / steps;
       log.write({{"event", "step"}, {"epoch", epoch}, {"step", i}, {"loss", l}, {"wait_ms", wait * 1e3}});
       if (progress) {
@@ -102,7 +108,7 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
         std::snprintf(fields, sizeof fields, "loss %.4f, waited on data %.0f%%", l,
                       100.0 * loader.wait_seconds() / std::max(elapsed, 1e-9));
         progress->set_fields(fields);
-        progress->advance(o.batch_size);
+        progress->advance(shard.global_batch());
       }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -110,11 +116,13 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
     r.wait_fraction = loader.wait_seconds() / std::max(seconds, 1e-9);
     meta.epoch = epoch;
 
-    const SyncEvaluation e = evaluator.run(net, run.compute, o.batch_size, o.workers);
+    const SyncEvaluation e = evaluator.run(net, run.compute, o.batch_size, o.workers, run.dist);
     r.heldout_accuracy = e.accuracy;
     r.mean_abs_offset = e.mean_abs_offset;
     r.offset_zero_fraction = e.offset_zero_fraction;
     r.offset_clips = e.offset_clips;
+    results.push_back(r);
+    if (!main) continue;  // the rest writes files
     if (epoch % o.checkpoint == 0 || epoch == o.epochs) {
       if (scaler.enabled()) {
         meta.grad_scale = scaler.scale_value();
@@ -126,7 +134,7 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
     log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss", r.loss}, {"heldout_accuracy", e.accuracy},
                {"heldout_pairs", e.pairs}, {"mean_abs_offset", e.mean_abs_offset},
                {"offset_zero_fraction", e.offset_zero_fraction}, {"offset_clips", e.offset_clips},
-               {"samples_per_s", steps * o.batch_size / std::max(seconds, 1e-9)},
+               {"samples_per_s", steps * shard.global_batch() / std::max(seconds, 1e-9)},
                {"wait_fraction", r.wait_fraction}, {"seconds", seconds}});
     std::fprintf(stderr,
                  "epoch %lld: loss %.4f | held-out accuracy %.1f%% of %lld pairs | offset scan -%lld..%lld on %lld "
@@ -135,8 +143,8 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
                  static_cast<long long>(o.max_offset), static_cast<long long>(o.max_offset),
                  static_cast<long long>(e.offset_clips), e.mean_abs_offset, 100 * e.offset_zero_fraction,
                  100 * r.wait_fraction);
-    results.push_back(r);
   }
+  if (!main) return results;
   const std::string final_name = "syncnet_" + std::to_string(o.mouth_region_size) + "mouth.pth";
   save_sync_checkpoint(o.result_path / final_name, net, nullptr, meta, o.lr);
   log.write({{"event", "done"}, {"file", final_name}, {"epoch", meta.epoch}});
