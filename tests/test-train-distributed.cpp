@@ -570,6 +570,50 @@ TEST(DistributedTrainers, FrameOnTwoProcessesStepsLikeOneWithTheDoubledBatch) {
   EXPECT_LE(relative_l2(first_moments(a, "net_g"), first_moments(b, "net_g")), 0.3);
 }
 
+// SyncNet has no BatchNorm, so 2 processes x batch 2 must take the step of 1 process x batch
+// 4 up to float rounding: loss and gradient (Adam's first moment) to 1e-4 relative, and the
+// evaluation split between the ranks must give the one process's accuracy and offsets.
+TEST(DistributedTrainers, SyncOnTwoProcessesStepsLikeOneWithTheDoubledBatch) {
+  test::TempDir dir;
+  const fs::path json = test::write_tiny_training_set(dir.path(), {.videos = 2, .clips = 8});
+  auto args = [&](const fs::path& out, int64_t batch) {
+    return std::vector<std::string>{"train", "sync", "--train_data", json.string(), "--result_path", out.string(),
+                                    "--mouth_region_size", "64", "--batch_size", std::to_string(batch),
+                                    "--augment_num", "2", "--epochs", "1", "--max_offset", "2", "--eval_clips", "4",
+                                    "--workers", "1", "--threads", "1", "--quiet"};
+  };
+  auto r = test::run_dinet(joined(args(dir / "one", 4)));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int attempt = 0;; ++attempt) {
+    const std::string port = std::to_string(free_port());
+    fs::remove_all(dir / "rank0");
+    fs::remove_all(dir / "rank1");
+    std::vector<pid_t> pids;
+    for (const char* rank : {"0", "1"})
+      pids.push_back(start_rank(rank, port, args(dir / (std::string("rank") + rank), 2),
+                                dir / (std::string("log") + rank + ".txt")));
+    const std::optional<int> s0 = wait_exit(pids[0], 300s), s1 = wait_exit(pids[1], 30s);
+    for (const pid_t pid : pids) kill(pid, SIGKILL), wait_exit(pid, 5s);
+    const std::string log0 = read_text(dir / "log0.txt");
+    if (attempt < 2 && log0.find("Address already in use") != std::string::npos) continue;
+    ASSERT_EQ(s0, std::optional<int>(0)) << log0;
+    ASSERT_EQ(s1, std::optional<int>(0)) << read_text(dir / "log1.txt");
+    break;
+  }
+  EXPECT_TRUE(fs::exists(dir / "rank0" / "syncnet_64mouth.pth"));
+  EXPECT_TRUE(fs::is_empty(dir / "rank1")) << "rank 1 wrote into its result folder";
+  const std::vector<nlohmann::json> one = log_records(dir / "one" / "train_log.jsonl"),
+                                    two = log_records(dir / "rank0" / "train_log.jsonl");
+  ASSERT_GE(two.size(), 3u);
+  EXPECT_EQ(two[0]["world_size"], 2);
+  EXPECT_NEAR(two[1]["loss"].get<double>(), one[1]["loss"].get<double>(), 1e-4 * one[1]["loss"].get<double>());
+  for (const char* metric : {"heldout_accuracy", "mean_abs_offset", "offset_zero_fraction"})
+    EXPECT_EQ(two[2][metric], one[2][metric]) << metric;
+  const TorchValue a = load_torch_file(dir / "one" / "syncnet_epoch_1.pth");
+  const TorchValue b = load_torch_file(dir / "rank0" / "syncnet_epoch_1.pth");
+  EXPECT_LE(relative_l2(first_moments(a, "net"), first_moments(b, "net")), 1e-4);
+}
+
 // (c) A rank killed in the middle of training: the other stops on its own, with an error
 // that names it, long before the run would end.
 TEST(DistributedTrainers, FrameTrainerStopsWhenARankDies) {
