@@ -8,6 +8,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "dinet/checkpoint.h"
 #include "dinet/networks.h"
@@ -66,12 +69,21 @@ ClipSetup clip_setup(const TempDir& dir) {
 
 // One step per epoch: 1 video x augment 1 / batch 1 clip (5 generated frames).
 std::string clip_args(const ClipSetup& s, const fs::path& out, const fs::path& generator = {},
-                      const fs::path& syncnet = {}) {
+                      const fs::path& syncnet = {}, int batch = 1, int augment = 1, int threads = 2,
+                      int checkpoint = 1) {
   return "train clip --train_data " + s.json.string() + " --result_path " + out.string() +
          " --pretrained_frame_DINet_path " + (generator.empty() ? s.generator : generator).string() +
          " --pretrained_syncnet_path " + (syncnet.empty() ? s.syncnet : syncnet).string() +
-         " --mouth_region_size 64 --batch_size 1 --augment_num 1 --checkpoint 1 --vgg_weights random"
-         " --eval_samples 1 --workers 1 --threads 2 --quiet";
+         " --mouth_region_size 64 --batch_size " + std::to_string(batch) + " --augment_num " +
+         std::to_string(augment) + " --threads " + std::to_string(threads) +
+         " --checkpoint " + std::to_string(checkpoint) + " --vgg_weights random --eval_samples 1 --workers 1 --quiet";
+}
+
+std::vector<nlohmann::json> log_records(const fs::path& file) {
+  std::vector<nlohmann::json> records;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) records.push_back(nlohmann::json::parse(line));
+  return records;
 }
 
 int64_t line_count(const fs::path& file, const std::string& needle) {
@@ -130,7 +142,7 @@ TEST(TrainClip, TrainsFromFrameStageWritesPublishedLayoutAndResumesExactly) {
 
   // Resumed: the next epoch from the run's own checkpoint (the frame checkpoint is not
   // needed), ending with exactly the weights of a run that did not stop.
-  r = run_dinet(clip_args(s, dir / "straight") + " --end_epoch 2");
+  r = run_dinet(clip_args(s, dir / "straight", {}, {}, 1, 1, 2, /*checkpoint=*/2) + " --end_epoch 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   fs::remove(s.generator);
   r = run_dinet(clip_args(s, out, dir / "gone.pth") + " --end_epoch 2 --resume");
@@ -149,6 +161,30 @@ TEST(TrainClip, TrainsFromFrameStageWritesPublishedLayoutAndResumesExactly) {
   }
 }
 
+// Data parallel (docs/distributed.md): 2 processes with 1 clip each take the step of one
+// process with 2 clips: the losses of the first step (before any update; the generator's
+// BatchNorm takes the statistics of both processes' frames) agree, and rank 0 writes.
+TEST(TrainClip, TwoProcessesStepLikeOneWithTheDoubledBatch) {
+  TempDir dir;
+  const ClipSetup s = clip_setup(dir);
+  auto r = run_dinet(clip_args(s, dir / "one", {}, {}, 2, 2) + " --end_epoch 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_dinet("launch -n 2 -- " + clip_args(s, dir / "two", {}, {}, 1, 2, 1) + " --end_epoch 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "two" / "netG_model_epoch_1.pth"));
+  const auto one = log_records(dir / "one" / "train_log.jsonl"), two = log_records(dir / "two" / "train_log.jsonl");
+  ASSERT_EQ(two.size(), 3u);  // start, one step, epoch: written once
+  EXPECT_EQ(two[0]["world_size"], 2);
+  EXPECT_EQ(two[0]["global_batch_size"], 2);
+  ASSERT_EQ(one[1]["event"], "step");
+  ASSERT_EQ(two[1]["event"], "step");
+  for (const char* loss : {"loss_dI", "loss_dV", "loss_gI", "loss_gV", "loss_perception", "loss_sync"})
+    EXPECT_NEAR(two[1][loss].get<double>(), one[1][loss].get<double>(), 1e-4 * one[1][loss].get<double>())
+        << loss;
+}
+
+// The released files (no dinet_meta; the mouth size in their names) are accepted as
+// starting points. A run whose first epoch is past its last loads them and stops.
 TEST(TrainClip, AcceptsThePublishedFilesAsStartingPoints) {
   TempDir dir;
   const ClipSetup s = clip_setup(dir);

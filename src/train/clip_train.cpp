@@ -82,21 +82,30 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
                                      o.mouth_region_size, train.audio);
   }
   ClipStepOptions step_options{o.lr_g, o.lr_dI, lr_dV, o.lamb_perception, o.lamb_syncnet_perception};
-  ClipStep step(generator, Discriminator(3), Discriminator(15), vgg, syncnet, run.compute, run.face, step_options);
+  ClipStep step(generator, Discriminator(3), Discriminator(15), vgg, syncnet, run.compute, run.face, step_options,
+                run.dist);
+  const bool main = run.dist.is_main();
 
   CheckpointMeta meta{"clip", o.mouth_region_size, train.audio, o.start_epoch - 1, 0, o.seed};
   if (resume_from) {
     meta = load_clip_checkpoint(resume_from->file, step, o.mouth_region_size, train.audio);
     if (meta.seed < 0) meta.seed = o.seed;
-    std::fprintf(stderr, "dinet train clip: resuming from %s (epoch %lld done)\n", resume_from->file.c_str(),
-                 static_cast<long long>(meta.epoch));
-  } else if (o.resume) {
+    if (main)
+      std::fprintf(stderr, "dinet train clip: resuming from %s (epoch %lld done)\n", resume_from->file.c_str(),
+                   static_cast<long long>(meta.epoch));
+  } else if (o.resume && main) {
     std::fprintf(stderr, "dinet train clip: no checkpoint in %s to resume from; starting at epoch %lld from %s\n",
                  o.result_path.c_str(), static_cast<long long>(o.start_epoch), o.pretrained_frame_DINet_path.c_str());
   }
+  // Data parallel: every rank at the same epoch, the trained networks (BatchNorm synchronized)
+  // starting from rank 0's weights; SyncNet and VGG are frozen and loaded alike everywhere.
+  check_same_start(run.dist, meta.epoch);
+  share_network(run.dist, *step.generator());
+  share_network(run.dist, *step.frame_discriminator());
+  share_network(run.dist, *step.clip_discriminator());
   const uint64_t seed = static_cast<uint64_t>(meta.seed);
   const int64_t last_epoch = o.end_epoch > 0 ? o.end_epoch : o.non_decay + o.decay;
-  JsonlLog log(o.result_path / "train_log.jsonl");
+  RankLog log(run.dist, o.result_path / "train_log.jsonl");
   nlohmann::json start = run_record(o, run, "clip");
   start["first_epoch"] = meta.epoch + 1;
   start["last_epoch"] = last_epoch;
@@ -114,22 +123,26 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     set_learning_rate(step.optimizer_dI(), o.lr_dI * factor);
     set_learning_rate(step.optimizer_dV(), lr_dV * factor);
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
-    const int64_t steps = static_cast<int64_t>(plan.size()) / o.batch_size;  // drop_last
+    const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
+    const int64_t steps = shard.steps;
     Prefetcher<ClipBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
-      return make_clip_batch(train, run.face, std::span(plan).subspan(i * o.batch_size, o.batch_size), seed, epoch,
-                             i * o.batch_size);
+      return make_clip_batch(train, run.face, std::span(plan).subspan(shard.first(i), o.batch_size), seed, epoch,
+                             shard.first(i));
     });
     std::optional<Progress> progress;
-    if (o.show_progress)
-      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(last_epoch), steps * o.batch_size,
-                       "clips");
+    if (o.show_progress && main)
+      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(last_epoch),
+                       steps * shard.global_batch(), "clips");
     ClipEpochResult r{epoch};
     const auto started = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < steps; ++i) {
       const double waited_before = loader.wait_seconds();
       const ClipBatch batch = *loader.next();
       const double wait = loader.wait_seconds() - waited_before;
-      const ClipLosses l = step.step(batch);
+      ClipLosses l = step.step(batch);
+      const std::vector<double> m =
+          mean_over_ranks(run.dist, {l.d_frame, l.d_clip, l.g_frame, l.g_clip, l.perception, l.sync});
+      l = {m[0], m[1], m[2], m[3], m[4], m[5]};
       r.loss_dI += l.d_frame / steps;
       r.loss_gI += l.g_frame / steps;
       r.loss_dV += l.d_clip / steps;
@@ -147,7 +160,7 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
                       l.g_frame, l.d_clip, l.g_clip, l.perception, l.sync,
                       100.0 * loader.wait_seconds() / std::max(elapsed, 1e-9));
         progress->set_fields(fields);
-        progress->advance(o.batch_size);
+        progress->advance(shard.global_batch());
       }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -155,10 +168,12 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
     meta.epoch = epoch;
 
-    double generated_l1 = 0, copy_l1 = 0, sync_generated = 0, sync_real = 0;
-    int64_t frames = 0, clips = 0;
+    // The evaluation batches split between the ranks (rank 0 has the first, for the picture);
+    // ratios of the means over the ranks are ratios of the sums.
+    double generated_l1 = 0, copy_l1 = 0, sync_generated = 0, sync_real = 0, frames = 0, clips = 0;
     at::Tensor first_generated;
-    for (const ClipBatch& b : eval_batches) {
+    for (size_t k = run.dist.rank(); k < eval_batches.size(); k += run.dist.world_size()) {
+      const ClipBatch& b = eval_batches[k];
       const at::Tensor generated = step.generate(b);
       if (!first_generated.defined()) first_generated = generated;
       generated_l1 += mouth_l1(generated, b.target, run.face) * b.frames();
@@ -168,12 +183,16 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
       frames += b.frames();
       clips += b.clips();
     }
-    r.mouth_l1 = generated_l1 / frames;
-    r.copy_reference_l1 = copy_l1 / frames;
-    r.sync_generated = sync_generated / clips;
-    r.sync_real = sync_real / clips;
+    const std::vector<double> sums =
+        mean_over_ranks(run.dist, {generated_l1, copy_l1, sync_generated, sync_real, frames, clips});
+    r.mouth_l1 = sums[0] / sums[4];
+    r.copy_reference_l1 = sums[1] / sums[4];
+    r.sync_generated = sums[2] / sums[5];
+    r.sync_real = sums[3] / sums[5];
     r.wait_fraction = loader.wait_seconds() / std::max(seconds, 1e-9);
-    r.samples_per_second = steps * o.batch_size / std::max(seconds, 1e-9);
+    r.samples_per_second = steps * shard.global_batch() / std::max(seconds, 1e-9);
+    results.push_back(r);
+    if (!main) continue;  // the rest writes files
     // One row per frame of the first fixed clip: masked source, its 5 references, generated, real.
     const ClipBatch& shown = eval_batches.front();
     save_image_grid(o.result_path / "samples" / ("epoch_" + std::to_string(epoch) + ".png"),
@@ -201,7 +220,6 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
                  static_cast<long long>(epoch), r.loss_dI, r.loss_gI, r.loss_dV, r.loss_gV, r.loss_perception,
                  r.loss_sync, r.mouth_l1, r.copy_reference_l1, r.sync_generated, r.sync_real, r.samples_per_second,
                  100 * r.wait_fraction);
-    results.push_back(r);
   }
   return results;
 }
