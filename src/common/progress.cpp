@@ -59,16 +59,22 @@ void Progress::draw(bool final_line) {
     const int filled = static_cast<int>(width * std::min<int64_t>(done_, total_) / total_);
     bar = "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] ";
   }
+  // Slow work (a training step of seconds) reads better as seconds per item than as 0.0/s.
+  char speed[64];
+  if (rate > 0 && rate < 0.95)
+    std::snprintf(speed, sizeof speed, "%.1f s/%s", 1.0 / rate, unit_.c_str());
+  else
+    std::snprintf(speed, sizeof speed, "%.1f %s/s", rate, unit_.c_str());
   char line[512];
   if (total_ > 0) {
     const double eta = rate > 0 ? (total_ - done_) / rate : -1;
-    std::snprintf(line, sizeof line, "%s %s%lld/%lld %s, %.1f %s/s, %s %s", label_.c_str(),
+    std::snprintf(line, sizeof line, "%s %s%lld/%lld %s, %s, %s %s", label_.c_str(),
                   bar.c_str(), static_cast<long long>(done_), static_cast<long long>(total_),
-                  unit_.c_str(), rate, unit_.c_str(), final_line ? "took" : "ETA",
+                  unit_.c_str(), speed, final_line ? "took" : "ETA",
                   format_duration(final_line ? elapsed : eta).c_str());
   } else {
-    std::snprintf(line, sizeof line, "%s %lld %s, %.1f %s/s, %s", label_.c_str(),
-                  static_cast<long long>(done_), unit_.c_str(), rate, unit_.c_str(),
+    std::snprintf(line, sizeof line, "%s %lld %s, %s, %s", label_.c_str(),
+                  static_cast<long long>(done_), unit_.c_str(), speed,
                   format_duration(elapsed).c_str());
   }
   std::string text = line;
