@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <string>
+#include <vector>
 
 #include "audio/deepspeech_network.h"
 #include "bench.h"
@@ -94,6 +96,7 @@ void run_audio_bench(const AudioBenchOptions& options) {
   std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 
   int64_t rows = 0;
+  std::vector<std::string> deviations;
   Timing t = median_timing(options.repeats, [&] { rows = mel_features(audio).size(0); });
   print_row("mel (320 channels)", options, threads, rows, t);
 
@@ -103,9 +106,23 @@ void run_audio_bench(const AudioBenchOptions& options) {
   });
   print_row("DeepSpeech front end (MFCC, 494 inputs)", options, threads, inputs.size(0), t);
 
-  const deepspeech::Network network(random_weights(options.hidden), "random weights");
-  t = median_timing(options.repeats, [&] { rows = network.forward(inputs, 2).size(0); });
-  print_row("DeepSpeech network", options, threads, rows, t);
+  // Each precision of the recurrent weights (--deepspeech_precision), on the same weights.
+  const deepspeech::Weights weights = random_weights(options.hidden);
+  at::Tensor reference;
+  for (const DeepSpeechPrecision precision : {DeepSpeechPrecision::fp32, DeepSpeechPrecision::bf16}) {
+    const deepspeech::Network network(weights, "random weights", precision);
+    at::Tensor logits;
+    t = median_timing(options.repeats, [&] { logits = network.forward(inputs, 2); });
+    const std::string step = std::string("DeepSpeech network, ") + to_string(precision);
+    print_row(step.c_str(), options, threads, logits.size(0), t);
+    if (!reference.defined()) reference = logits;
+    else deviations.push_back(step + ": max |logit - fp32 logit| " +
+                              std::to_string((logits - reference).abs().max().item<double>()) +
+                              " (fp32 logits up to " +
+                              std::to_string(reference.abs().max().item<double>()) + ")");
+  }
+  std::printf("\n");
+  for (const std::string& line : deviations) std::printf("%s\n", line.c_str());
 }
 
 std::function<void()> setup_audio_bench(CLI::App& app) {

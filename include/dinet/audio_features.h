@@ -74,13 +74,23 @@ at::Tensor deepspeech_mfcc(const std::vector<int16_t>& pcm);
 // 494 and normalised by the global mean and std: (T_ds, 494) float32, the network input.
 at::Tensor deepspeech_input_vectors(const at::Tensor& mfcc);
 
+// Precision of the DeepSpeech LSTM's recurrent weights, the product that bounds its speed (all
+// 64 MiB per direction are read at every step). fp32: the published features. bf16: the
+// weights rounded to bfloat16 (sums stay float32): half the LSTM's memory traffic, about a
+// third less time for the network; the logits move by about 3e-4 of their range
+// (docs/audio-features.md).
+enum class DeepSpeechPrecision { fp32, bf16 };
+DeepSpeechPrecision deepspeech_precision(const std::string& name);  // "fp32" or "bf16", else throws
+const char* to_string(DeepSpeechPrecision precision);
+
 // The DeepSpeech network read from a frozen TensorFlow graph (`output_graph.pb`); the
 // graph is parsed once and the network runs in LibTorch on the CPU. Thread-safe to share.
 class DeepSpeech {
  public:
   // Throws dinet::Error naming the file when it is not a GraphDef or lacks a weight of the
   // expected name and shape.
-  explicit DeepSpeech(const std::filesystem::path& graph_file);
+  explicit DeepSpeech(const std::filesystem::path& graph_file,
+                      DeepSpeechPrecision precision = DeepSpeechPrecision::fp32);
   ~DeepSpeech();
   DeepSpeech(DeepSpeech&&) noexcept;
   DeepSpeech& operator=(DeepSpeech&&) noexcept;
@@ -112,6 +122,7 @@ at::Tensor mel_features(const Audio& audio);
 struct AudioFeatureOptions {
   std::string type = "mel";                // "deepspeech" or "mel"
   std::filesystem::path deepspeech_model;  // output_graph.pb, required for "deepspeech"
+  DeepSpeechPrecision deepspeech_precision = DeepSpeechPrecision::fp32;
 };
 
 // Loads what a feature needs once (the DeepSpeech graph), then computes features for many

@@ -38,7 +38,7 @@ AudioFeatureExtractor::AudioFeatureExtractor(const AudioFeatureOptions& options)
         "DeepSpeech features need the DeepSpeech v0.1.0 graph (output_graph.pb, from the "
         "published DINet assets), which is not redistributable and not included; pass its "
         "path, or use the built-in 'mel' feature, which needs no model");
-  deepspeech_ = std::make_unique<DeepSpeech>(options.deepspeech_model);
+  deepspeech_ = std::make_unique<DeepSpeech>(options.deepspeech_model, options.deepspeech_precision);
 }
 
 AudioFeatureExtractor::~AudioFeatureExtractor() = default;

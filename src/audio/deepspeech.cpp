@@ -9,8 +9,8 @@ constexpr int64_t kInputs = 494;  // 26 MFCC x (9 + 1 + 9) frames: what the fron
 }
 
 struct DeepSpeech::Impl {
-  explicit Impl(const std::filesystem::path& file)
-      : network(deepspeech::read_graph(file), file.string()) {
+  Impl(const std::filesystem::path& file, DeepSpeechPrecision precision)
+      : network(deepspeech::read_graph(file), file.string(), precision) {
     if (network.inputs() != kInputs || network.outputs() != kDeepSpeechChannels)
       throw Error(file.string(), "this DeepSpeech network maps " +
                                      std::to_string(network.inputs()) + " inputs to " +
@@ -20,8 +20,18 @@ struct DeepSpeech::Impl {
   deepspeech::Network network;
 };
 
-DeepSpeech::DeepSpeech(const std::filesystem::path& graph_file)
-    : impl_(std::make_unique<Impl>(graph_file)) {}
+DeepSpeechPrecision deepspeech_precision(const std::string& name) {
+  if (name == "fp32") return DeepSpeechPrecision::fp32;
+  if (name == "bf16") return DeepSpeechPrecision::bf16;
+  throw Error("DeepSpeech precision '" + name + "': use fp32 (the published features) or bf16");
+}
+
+const char* to_string(DeepSpeechPrecision precision) {
+  return precision == DeepSpeechPrecision::bf16 ? "bf16" : "fp32";
+}
+
+DeepSpeech::DeepSpeech(const std::filesystem::path& graph_file, DeepSpeechPrecision precision)
+    : impl_(std::make_unique<Impl>(graph_file, precision)) {}
 DeepSpeech::~DeepSpeech() = default;
 DeepSpeech::DeepSpeech(DeepSpeech&&) noexcept = default;
 DeepSpeech& DeepSpeech::operator=(DeepSpeech&&) noexcept = default;

@@ -1,10 +1,13 @@
 #include "audio/deepspeech_network.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
+#include <ATen/Parallel.h>  // at::get_num_threads
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <exception>
+#include <thread>
 #include <vector>
 
 #include "audio/matvec.h"
@@ -46,53 +49,53 @@ class Dense {
 
 at::Tensor clipped_relu(at::Tensor x) { return x.clamp_(0.0, kReluClip); }
 
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
 // One direction of the bidirectional layer: a TensorFlow BasicLSTMCell whose kernel acts on
 // concat(input, h), split here into the input part (one big product per chunk of steps) and
-// the recurrent part (one matrix-vector product per step).
+// the recurrent part (one matrix-vector product per step, fp32 or bfloat16 weights).
 struct Direction {
-  Direction(const at::Tensor& kernel, const at::Tensor& bias)
-      : hidden(kernel.size(1) / 4),
-        input(kernel.slice(0, 0, kernel.size(0) - hidden), bias),
-        recurrent(kernel.slice(0, kernel.size(0) - hidden).t().contiguous()) {}
+  Direction(const at::Tensor& kernel, const at::Tensor& bias, DeepSpeechPrecision precision)
+      : hidden(kernel.size(1) / 4), input(kernel.slice(0, 0, kernel.size(0) - hidden), bias) {
+    const at::Tensor w = kernel.slice(0, kernel.size(0) - hidden).t().contiguous();
+    if (precision == DeepSpeechPrecision::bf16) {
+      recurrent_bf16.resize(w.numel());
+      audio::to_bfloat16(w.data_ptr<float>(), recurrent_bf16.data(), w.numel());
+    } else {
+      recurrent = w;
+    }
+  }
 
-  // Writes h for every step into columns [column, column + H) of `out` (T, 2H).
-  void run(const at::Tensor& x, at::Tensor& out, int64_t column, bool reverse) const {
-    const int64_t steps = x.size(0), h_size = hidden;
-    at::Tensor gates = at::empty({4, h_size}, at::kFloat);  // i, j, f, o
-    at::Tensor i = gates[0], j = gates[1], f = gates[2], o = gates[3];
-    at::Tensor c = at::zeros({h_size}, at::kFloat);
-    const at::Tensor zero_h = at::zeros({h_size}, at::kFloat);
-    const float* h_prev = zero_h.data_ptr<float>();
-    float* out_data = out.data_ptr<float>();
-    const int64_t out_stride = out.size(1);
-    for (int64_t done = 0; done < steps; done += kChunkSteps) {
-      // The backward direction takes its chunks from the end, so each is used in order.
-      const int64_t len = std::min(kChunkSteps, steps - done);
-      const int64_t lo = reverse ? steps - done - len : done;
-      const at::Tensor projected = input(x.slice(0, lo, lo + len)).contiguous();
-      const float* p = projected.data_ptr<float>();
-      for (int64_t k = 0; k < len; ++k) {
-        const int64_t local = reverse ? len - 1 - k : k;
-        std::memcpy(gates.data_ptr<float>(), p + local * 4 * h_size, 4 * h_size * sizeof(float));
-        audio::matvec_accumulate(recurrent.data_ptr<float>(), h_prev, gates.data_ptr<float>(),
-                                 4 * h_size, h_size);
-        // c = sigmoid(f + 1) c + sigmoid(i) tanh(j); h = sigmoid(o) tanh(c)
-        f.add_(kForgetBias);
-        gates.narrow(0, 2, 2).sigmoid_();
-        i.sigmoid_();
-        j.tanh_();
-        c.mul_(f).addcmul_(i, j);
-        float* h = out_data + (lo + local) * out_stride + column;
-        at::Tensor h_view = at::from_blob(h, {h_size}, at::kFloat);
-        at::tanh_out(h_view, c).mul_(o);
-        h_prev = h;
+  // The recurrence over one chunk of steps. `gates` holds the chunk's input projections
+  // (len, 4H), gates i, j, f, o, and is overwritten; h for step lo + k goes to row lo + k of
+  // `out` at `column`. `c` (H) and `h_prev` carry the state from chunk to chunk. Plain loops,
+  // no LibTorch calls: the step is one pass over the weights plus a few thousand scalars.
+  void recur(float* gates, int64_t lo, int64_t len, bool reverse, float* out, int64_t out_stride,
+             int64_t column, float* c, const float*& h_prev) const {
+    const int64_t h_size = hidden;
+    for (int64_t k = 0; k < len; ++k) {
+      const int64_t local = reverse ? len - 1 - k : k;
+      float* g = gates + local * 4 * h_size;
+      if (recurrent_bf16.empty())
+        audio::matvec_accumulate(recurrent.data_ptr<float>(), h_prev, g, 4 * h_size, h_size);
+      else
+        audio::matvec_accumulate(recurrent_bf16.data(), h_prev, g, 4 * h_size, h_size);
+      // c = sigmoid(f + 1) c + sigmoid(i) tanh(j); h = sigmoid(o) tanh(c)
+      const float *i = g, *j = g + h_size, *f = g + 2 * h_size, *o = g + 3 * h_size;
+      float* h = out + (lo + local) * out_stride + column;
+      for (int64_t u = 0; u < h_size; ++u) {
+        c[u] = c[u] * sigmoid(f[u] + static_cast<float>(kForgetBias)) +
+               sigmoid(i[u]) * std::tanh(j[u]);
+        h[u] = std::tanh(c[u]) * sigmoid(o[u]);
       }
+      h_prev = h;
     }
   }
 
   int64_t hidden;
   Dense input;
-  at::Tensor recurrent;  // [4H, H]: row r is gate unit r's weights over h
+  at::Tensor recurrent;                  // fp32 [4H, H]: row r is gate unit r's weights over h
+  std::vector<uint16_t> recurrent_bf16;  // the same in bfloat16, when asked for
 };
 
 }  // namespace
@@ -132,9 +135,10 @@ void check_shapes(const Weights& w, const std::string& source) {
 }
 
 struct Network::Impl {
-  explicit Impl(const Weights& w)
+  Impl(const Weights& w, DeepSpeechPrecision precision)
       : dense1(w.h1, w.b1), dense2(w.h2, w.b2), dense3(w.h3, w.b3),
-        forward_cell(w.fw_kernel, w.fw_bias), backward_cell(w.bw_kernel, w.bw_bias),
+        forward_cell(w.fw_kernel, w.fw_bias, precision),
+        backward_cell(w.bw_kernel, w.bw_bias, precision),
         dense5(w.h5, w.b5), dense6(w.h6, w.b6), inputs(w.h1.size(0)) {}
   Dense dense1, dense2, dense3;
   Direction forward_cell, backward_cell;
@@ -142,13 +146,14 @@ struct Network::Impl {
   int64_t inputs;
 };
 
-Network::Network(const Weights& weights, const std::string& source) {
+Network::Network(const Weights& weights, const std::string& source,
+                 DeepSpeechPrecision precision) {
   check_shapes(weights, source);
   Weights w = weights;
   for (at::Tensor* t : {&w.h1, &w.b1, &w.h2, &w.b2, &w.h3, &w.b3, &w.fw_kernel, &w.fw_bias,
                         &w.bw_kernel, &w.bw_bias, &w.h5, &w.b5, &w.h6, &w.b6})
     *t = t->to(at::kFloat).contiguous();
-  impl_ = std::make_unique<Impl>(w);
+  impl_ = std::make_unique<Impl>(w, precision);
 }
 
 Network::~Network() = default;
@@ -173,11 +178,46 @@ at::Tensor Network::forward(const at::Tensor& inputs, int64_t keep_every) const 
   const at::Tensor h3 = clipped_relu(n.dense3(clipped_relu(n.dense2(clipped_relu(n.dense1(x))))));
   const int64_t steps = x.size(0), hidden = n.forward_cell.hidden;
   at::Tensor rnn = at::empty({steps, 2 * hidden}, at::kFloat);
-  // The directions are independent: with two threads each streams its own weights.
-  at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t d = begin; d < end; ++d)
-      (d == 0 ? n.forward_cell : n.backward_cell).run(h3, rnn, d * hidden, d == 1);
-  });
+  float* out = rnn.data_ptr<float>();
+  std::vector<float> c_fw(hidden, 0.0f), c_bw(hidden, 0.0f);
+  const std::vector<float> zero_h(hidden, 0.0f);
+  const float *h_fw = zero_h.data(), *h_bw = zero_h.data();
+  // Chunk by chunk: both directions' input projections (large products on every thread), then
+  // both recurrences at once, each on its own thread streaming its own weights, since one
+  // core alone does not reach the memory bandwidth. The backward direction takes its chunks
+  // from the end. Two std::threads, not at::parallel_for: that one runs inline when called
+  // from inside another parallel region.
+  const bool two_threads = at::get_num_threads() > 1;
+  for (int64_t done = 0; done < steps; done += kChunkSteps) {
+    const int64_t len = std::min(kChunkSteps, steps - done);
+    const int64_t lo_fw = done, lo_bw = steps - done - len;
+    at::Tensor g_fw = n.forward_cell.input(h3.slice(0, lo_fw, lo_fw + len)).contiguous();
+    at::Tensor g_bw = n.backward_cell.input(h3.slice(0, lo_bw, lo_bw + len)).contiguous();
+    auto forward_part = [&] {
+      n.forward_cell.recur(g_fw.data_ptr<float>(), lo_fw, len, false, out, 2 * hidden, 0,
+                           c_fw.data(), h_fw);
+    };
+    auto backward_part = [&] {
+      n.backward_cell.recur(g_bw.data_ptr<float>(), lo_bw, len, true, out, 2 * hidden, hidden,
+                            c_bw.data(), h_bw);
+    };
+    if (two_threads) {
+      std::exception_ptr failure;
+      std::thread other([&] {
+        try {
+          backward_part();
+        } catch (...) {
+          failure = std::current_exception();
+        }
+      });
+      forward_part();
+      other.join();
+      if (failure) std::rethrow_exception(failure);
+    } else {
+      forward_part();
+      backward_part();
+    }
+  }
   const at::Tensor kept = keep_every == 1 ? rnn : rnn.slice(0, 0, steps, keep_every);
   return n.dense6(clipped_relu(n.dense5(kept)));
 }

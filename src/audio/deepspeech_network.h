@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "dinet/audio_features.h"  // DeepSpeechPrecision
+
 namespace dinet::deepspeech {
 
 // The weights as TensorFlow stores them: dense kernels [in, out], LSTM kernels
@@ -28,8 +30,10 @@ void check_shapes(const Weights& w, const std::string& source);
 
 class Network {
  public:
-  // Takes the weights (checked with check_shapes) and lays them out for the CPU kernels.
-  Network(const Weights& weights, const std::string& source);
+  // Takes the weights (checked with check_shapes) and lays them out for the CPU kernels;
+  // `precision` is that of the LSTM's recurrent weights (see DeepSpeechPrecision).
+  Network(const Weights& weights, const std::string& source,
+          DeepSpeechPrecision precision = DeepSpeechPrecision::fp32);
   ~Network();
 
   // (T, n_input) float32 -> logits (ceil(T / keep_every), n_output) at steps 0, keep_every,
