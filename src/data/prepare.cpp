@@ -186,7 +186,8 @@ PrepareSummary run_prepare(const PrepareParams& params) {
                     "assets, not redistributable): give --deep_speech_model, or use "
                     "--audio_feature mel");
       features = std::make_unique<AudioFeatureExtractor>(
-          AudioFeatureOptions{p.audio_feature, p.deep_speech_model});
+          AudioFeatureOptions{p.audio_feature, p.deep_speech_model,
+                              deepspeech_precision(p.deepspeech_precision)});
     }
     std::vector<int64_t> frames(files.size());  // opening thousands of videos takes a while
     run_parallel(files.size(), p.jobs, [&](size_t i) {

@@ -58,7 +58,8 @@ FeatureSource::FeatureSource(const InferOptions& options, const LoadedModel& mod
                                    " channels): give them with --audio_feature_path");
   }
   if (type.empty()) return;  // ready feature files only
-  AudioFeatureOptions feature{type, options.deepspeech_model};
+  AudioFeatureOptions feature{type, options.deepspeech_model,
+                              deepspeech_precision(options.deepspeech_precision)};
   if (type == "deepspeech" && feature.deepspeech_model.empty()) {
     if (!fs::exists(kDefaultDeepSpeechGraph))
       throw Error(model_file_, "trained on " + to_string(model.feature) +
