@@ -13,50 +13,6 @@ namespace dinet::train {
 namespace fs = std::filesystem;
 namespace {
 
-// 'dinet_meta' with the keys train_checkpoints.cpp writes, so every trainer's files read alike.
-TorchValue meta_value(const CheckpointMeta& m) {
-  TorchValue v = TorchValue::dict();
-  v.set("trainer", m.trainer);
-  v.set("mouth_region_size", m.mouth_region_size);
-  v.set("audio_feature", m.audio.name);
-  v.set("audio_channel", m.audio.channels);
-  v.set("epoch", m.epoch);
-  v.set("scheduler_steps", m.scheduler_steps);
-  v.set("seed", m.seed);
-  v.set("grad_scale", m.grad_scale);
-  v.set("grad_growth_tracker", m.grad_growth_tracker);
-  return v;
-}
-
-// Our metadata when the file has it (nullopt for a published file), checked against the run.
-std::optional<CheckpointMeta> read_meta(const TorchValue& file, const std::string& source,
-                                        const std::vector<std::string>& trainers, int64_t mouth_region_size,
-                                        const AudioFeatureSpec& audio) {
-  const TorchValue* v = file.kind() == TorchValue::Kind::dict ? file.find("dinet_meta") : nullptr;
-  if (!v) return std::nullopt;
-  CheckpointMeta m;
-  m.trainer = v->at("trainer").as_string();
-  m.mouth_region_size = v->at("mouth_region_size").as_int();
-  m.audio = {v->at("audio_feature").as_string(), static_cast<int>(v->at("audio_channel").as_int())};
-  m.epoch = v->at("epoch").as_int();
-  m.scheduler_steps = v->at("scheduler_steps").as_int();
-  m.seed = v->at("seed").as_int();
-  m.grad_scale = v->at("grad_scale").as_double();
-  m.grad_growth_tracker = v->at("grad_growth_tracker").as_int();
-  bool known = false;
-  std::string wanted;
-  for (const std::string& t : trainers) {
-    known = known || t == m.trainer;
-    wanted += (wanted.empty() ? "`dinet train " : " or `dinet train ") + t + "`";
-  }
-  if (!known) throw Error(source, "a checkpoint of `dinet train " + m.trainer + "`, expected one of " + wanted);
-  if (m.mouth_region_size != mouth_region_size)
-    throw Error(source, "trained at mouth_region_size " + std::to_string(m.mouth_region_size) +
-                            ", this run uses " + std::to_string(mouth_region_size));
-  require_same_feature(m.audio, audio, source);
-  return m;
-}
-
 // The file parsed, or an error that names the option.
 TorchValue open_checkpoint(const fs::path& file, const std::string& option) {
   std::error_code ec;
@@ -108,7 +64,6 @@ void check_named_mouth_size(const fs::path& file, const std::string& source, int
                             std::to_string(mouth_region_size));
 }
 
-StateDict weights(const torch::nn::Module& net) { return cpu_contiguous(module_state_dict(net)); }
 
 }  // namespace
 
@@ -119,9 +74,9 @@ void save_clip_checkpoint(const fs::path& file, ClipStep& step, const Checkpoint
   optimizer.set("net_dI", adam_state_value(step.optimizer_dI(), lr_dI));
   optimizer.set("net_dV", adam_state_value(step.optimizer_dV(), lr_dV));
   TorchValue checkpoint = published_generator_checkpoint(meta.epoch + 1,
-                                                         {{"net_g", weights(*step.generator())},
-                                                          {"net_dI", weights(*step.frame_discriminator())},
-                                                          {"net_dV", weights(*step.clip_discriminator())}},
+                                                         {{"net_g", checkpoint_weights(*step.generator())},
+                                                          {"net_dI", checkpoint_weights(*step.frame_discriminator())},
+                                                          {"net_dV", checkpoint_weights(*step.clip_discriminator())}},
                                                          std::move(optimizer));
   checkpoint.set("dinet_meta", meta_value(meta));
   save_torch_file(file, checkpoint);
@@ -131,17 +86,9 @@ CheckpointMeta load_clip_checkpoint(const fs::path& file, ClipStep& step, int64_
                                     const AudioFeatureSpec& audio) {
   const std::string source = file.string();
   const TorchValue value = load_torch_file(file);
-  CheckpointMeta meta;
-  if (const auto ours = read_meta(value, source, {"clip"}, mouth_region_size, audio)) {
-    meta = *ours;
-  } else {  // a published clip checkpoint: the schedule is assumed to have started at epoch 1
-    meta.trainer = "clip";
-    meta.mouth_region_size = mouth_region_size;
-    meta.audio = audio;
-    meta.epoch = value.find("epoch") ? value.at("epoch").as_int() - 1 : 0;
-    meta.scheduler_steps = meta.epoch;
-    meta.seed = -1;
-  }
+  const auto ours = read_meta(value, source, {"clip"}, mouth_region_size, audio);
+  // A published clip checkpoint: the schedule is assumed to have started at epoch 1.
+  CheckpointMeta meta = ours ? *ours : published_meta(value, "clip", mouth_region_size, audio);
   const StateDict g = network_state(value, "net_g", source);
   require_channels(input_channels(g, "audio_encoder.0.conv.weight", source, "DINet"), audio, source);
   load_state_dict(*step.generator(), g, source);

@@ -7,8 +7,6 @@
 
 namespace dinet::train {
 namespace fs = std::filesystem;
-namespace {
-
 TorchValue meta_value(const CheckpointMeta& m) {
   TorchValue v = TorchValue::dict();
   v.set("trainer", m.trainer);
@@ -23,20 +21,12 @@ TorchValue meta_value(const CheckpointMeta& m) {
   return v;
 }
 
-// Our metadata, or what a published file implies. Checks it against the run.
-CheckpointMeta read_meta(const TorchValue& file, const fs::path& path, const std::string& trainer,
-                         int64_t mouth_region_size, const AudioFeatureSpec& audio) {
+std::optional<CheckpointMeta> read_meta(const TorchValue& file, const std::string& source,
+                                        const std::vector<std::string>& trainers, int64_t mouth_region_size,
+                                        const AudioFeatureSpec& audio) {
+  const TorchValue* v = file.kind() == TorchValue::Kind::dict ? file.find("dinet_meta") : nullptr;
+  if (!v) return std::nullopt;
   CheckpointMeta m;
-  const TorchValue* v = file.find("dinet_meta");
-  if (!v) {
-    m.trainer = trainer;
-    m.mouth_region_size = mouth_region_size;
-    m.audio = audio;
-    m.epoch = file.find("epoch") ? file.at("epoch").as_int() - 1 : 0;
-    m.scheduler_steps = m.epoch;
-    m.seed = -1;  // unknown: the run's own seed is used
-    return m;
-  }
   m.trainer = v->at("trainer").as_string();
   m.mouth_region_size = v->at("mouth_region_size").as_int();
   m.audio = {v->at("audio_feature").as_string(), static_cast<int>(v->at("audio_channel").as_int())};
@@ -45,16 +35,41 @@ CheckpointMeta read_meta(const TorchValue& file, const fs::path& path, const std
   m.seed = v->at("seed").as_int();
   m.grad_scale = v->at("grad_scale").as_double();
   m.grad_growth_tracker = v->at("grad_growth_tracker").as_int();
-  if (m.trainer != trainer)
-    throw Error(path.string(), "a checkpoint of `dinet train " + m.trainer + "`, not of `dinet train " + trainer + "`");
+  bool known = false;
+  std::string wanted;
+  for (const std::string& t : trainers) {
+    known = known || t == m.trainer;
+    wanted += (wanted.empty() ? "`dinet train " : " or `dinet train ") + t + "`";
+  }
+  if (!known) throw Error(source, "a checkpoint of `dinet train " + m.trainer + "`, not of " + wanted);
   if (m.mouth_region_size != mouth_region_size)
-    throw Error(path.string(), "trained at mouth_region_size " + std::to_string(m.mouth_region_size) +
-                                   ", this run uses " + std::to_string(mouth_region_size));
-  require_same_feature(m.audio, audio, path.string());
+    throw Error(source, "trained at mouth_region_size " + std::to_string(m.mouth_region_size) +
+                            ", this run uses " + std::to_string(mouth_region_size));
+  require_same_feature(m.audio, audio, source);
   return m;
 }
 
-StateDict weights(const torch::nn::Module& net) { return cpu_contiguous(module_state_dict(net)); }
+CheckpointMeta published_meta(const TorchValue& file, const std::string& trainer, int64_t mouth_region_size,
+                              const AudioFeatureSpec& audio) {
+  CheckpointMeta m;
+  m.trainer = trainer;
+  m.mouth_region_size = mouth_region_size;
+  m.audio = audio;
+  m.epoch = file.find("epoch") ? file.at("epoch").as_int() - 1 : 0;
+  m.scheduler_steps = m.epoch;
+  m.seed = -1;  // unknown: the run's own seed is used
+  return m;
+}
+
+StateDict checkpoint_weights(const torch::nn::Module& net) { return cpu_contiguous(module_state_dict(net)); }
+
+namespace {
+
+CheckpointMeta meta_of(const TorchValue& file, const fs::path& path, const std::string& trainer,
+                       int64_t mouth_region_size, const AudioFeatureSpec& audio) {
+  if (auto ours = read_meta(file, path.string(), {trainer}, mouth_region_size, audio)) return *ours;
+  return published_meta(file, trainer, mouth_region_size, audio);
+}
 
 }  // namespace
 
@@ -64,7 +79,7 @@ void save_frame_checkpoint(const fs::path& file, FrameStep& step, const Checkpoi
   optimizer.set("net_g", adam_state_value(step.optimizer_g(), lr_g));
   optimizer.set("net_dI", adam_state_value(step.optimizer_d(), lr_dI));
   TorchValue checkpoint = published_generator_checkpoint(
-      meta.epoch + 1, {{"net_g", weights(*step.generator())}, {"net_dI", weights(*step.discriminator())}},
+      meta.epoch + 1, {{"net_g", checkpoint_weights(*step.generator())}, {"net_dI", checkpoint_weights(*step.discriminator())}},
       std::move(optimizer));
   checkpoint.set("dinet_meta", meta_value(meta));
   save_torch_file(file, checkpoint);
@@ -73,7 +88,7 @@ void save_frame_checkpoint(const fs::path& file, FrameStep& step, const Checkpoi
 CheckpointMeta load_frame_checkpoint(const fs::path& file, FrameStep& step, int64_t mouth_region_size,
                                      const AudioFeatureSpec& audio) {
   const TorchValue value = load_torch_file(file);
-  const CheckpointMeta meta = read_meta(value, file, "frame", mouth_region_size, audio);
+  const CheckpointMeta meta = meta_of(value, file, "frame", mouth_region_size, audio);
   const TorchValue& nets = value.at("state_dict");
   load_state_dict(*step.generator(), state_dict_from_value(nets.at("net_g"), file.string()), file.string());
   load_state_dict(*step.discriminator(), state_dict_from_value(nets.at("net_dI"), file.string()), file.string());
@@ -87,7 +102,7 @@ CheckpointMeta load_frame_checkpoint(const fs::path& file, FrameStep& step, int6
 
 void save_sync_checkpoint(const fs::path& file, SyncNet& net, const torch::optim::Adam* adam,
                           const CheckpointMeta& meta, double lr) {
-  TorchValue checkpoint = published_syncnet_checkpoint(weights(*net));
+  TorchValue checkpoint = published_syncnet_checkpoint(checkpoint_weights(*net));
   if (adam) {
     TorchValue optimizer = TorchValue::dict();
     optimizer.set("net", adam_state_value(*adam, lr));
@@ -101,7 +116,7 @@ void save_sync_checkpoint(const fs::path& file, SyncNet& net, const torch::optim
 CheckpointMeta load_sync_checkpoint(const fs::path& file, SyncNet& net, torch::optim::Adam& adam,
                                     int64_t mouth_region_size, const AudioFeatureSpec& audio) {
   const TorchValue value = load_torch_file(file);
-  const CheckpointMeta meta = read_meta(value, file, "sync", mouth_region_size, audio);
+  const CheckpointMeta meta = meta_of(value, file, "sync", mouth_region_size, audio);
   load_state_dict(*net, state_dict_from_value(value.at("state_dict").at("net"), file.string()), file.string());
   if (const TorchValue* optimizer = value.find("optimizer"))
     load_adam_state(adam, optimizer->at("net"), file.string() + ": optimizer net");

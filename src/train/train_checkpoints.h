@@ -6,10 +6,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "dinet/audio_features.h"
+#include "dinet/checkpoint.h"
 #include "dinet/networks.h"
+#include "dinet/torch_file.h"
 #include "train/frame_step.h"
 
 namespace dinet::train {
@@ -24,6 +28,20 @@ struct CheckpointMeta {
   double grad_scale = 0;        // fp16 loss scale (0: not used)
   int64_t grad_growth_tracker = 0;
 };
+
+// ---- the pieces every trainer's files share --------------------------------------------------
+TorchValue meta_value(const CheckpointMeta& meta);  // the 'dinet_meta' dict
+// Our 'dinet_meta' when `file` has it (nullopt for a published file), checked against the
+// run: written by one of `trainers`, at this mouth size, with this audio feature.
+std::optional<CheckpointMeta> read_meta(const TorchValue& file, const std::string& source,
+                                        const std::vector<std::string>& trainers, int64_t mouth_region_size,
+                                        const AudioFeatureSpec& audio);
+// What a published file (no 'dinet_meta') implies: its 'epoch', a schedule started at epoch 1,
+// the run's own mouth size, feature and seed.
+CheckpointMeta published_meta(const TorchValue& file, const std::string& trainer, int64_t mouth_region_size,
+                              const AudioFeatureSpec& audio);
+// A network's weights as the files hold them: CPU, contiguous.
+StateDict checkpoint_weights(const torch::nn::Module& net);
 
 // netG_model_epoch_N.pth: {'epoch': N + 1, 'state_dict': {'net_g', 'net_dI'} ('module.'
 // keys), 'optimizer': {'net_g', 'net_dI'}, 'dinet_meta'}.
