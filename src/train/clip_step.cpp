@@ -1,73 +1,21 @@
 #include "train/clip_step.h"
 
-#include <ATen/ops/avg_pool2d.h>
-#include <ATen/ops/cat.h>
-#include <ATen/ops/l1_loss.h>
 #include <ATen/ops/mse_loss.h>
 #include <ATen/ops/ones_like.h>
-#include <ATen/ops/upsample_bilinear2d.h>
-#include <ATen/ops/zeros.h>
-#include <ATen/ops/zeros_like.h>
 #include <torch/autograd.h>
 
+#include "train/gan_losses.h"
+
 namespace dinet::train {
-namespace {
-
-// GANLoss of the published code (LSGAN): MSE of every score to 1 (real) or 0 (fake).
-at::Tensor lsgan(const at::Tensor& score, bool real) {
-  const at::Tensor s = score.to(at::kFloat);
-  return at::mse_loss(s, real ? at::ones_like(s) : at::zeros_like(s));
-}
-
-void set_requires_grad(torch::nn::Module& module, bool on) {
-  for (auto& p : module.parameters()) p.set_requires_grad(on);
-}
-
-template <class Net>
-Net placed(Net net, const Compute& compute) {
-  compute.place(*net);
-  return net;
-}
-
-// 0.5 (MSE(D(fake), 0) + MSE(D(real), 1)), fake and real through D as one batch (the
-// discriminator has no batch statistics, so this equals two separate passes).
-at::Tensor discriminator_loss(Discriminator& d, const at::Tensor& fake, const at::Tensor& real) {
-  const int64_t n = fake.size(0);
-  const at::Tensor score = d->forward(at::cat({fake, real})).score;
-  return (lsgan(score.narrow(0, 0, n), false) + lsgan(score.narrow(0, n, n), true)) * 0.5;
-}
-
-// The published perceptual loss: L1 of the 5 VGG feature maps at full resolution and at
-// half (generated: 3x3 average pooling, stride 2, padding not counted; target: bilinear
-// scale 0.5), averaged over the 10 terms.
-at::Tensor perception_loss(VGG19& vgg, const at::Tensor& fake, const at::Tensor& target) {
-  std::vector<at::Tensor> real_full, real_half;
-  {
-    torch::NoGradGuard no_grad;
-    real_full = vgg->forward(target);
-    real_half = vgg->forward(
-        at::upsample_bilinear2d(target, {target.size(2) / 2, target.size(3) / 2}, false, 0.5, 0.5));
-  }
-  const at::Tensor fake_half = at::avg_pool2d(fake, {3, 3}, {2, 2}, {1, 1}, false, /*count_include_pad=*/false);
-  const std::vector<at::Tensor> fake_full = vgg->forward(fake), fake_low = vgg->forward(fake_half);
-  at::Tensor loss = at::zeros({}, target.options().dtype(at::kFloat));
-  for (size_t i = 0; i < fake_full.size(); ++i) {
-    loss = loss + at::l1_loss(fake_full[i].to(at::kFloat), real_full[i].to(at::kFloat));
-    loss = loss + at::l1_loss(fake_low[i].to(at::kFloat), real_half[i].to(at::kFloat));
-  }
-  return loss / static_cast<double>(2 * fake_full.size());
-}
-
-}  // namespace
 
 ClipStep::ClipStep(DINet generator, Discriminator frame_d, Discriminator clip_d, VGG19 vgg, SyncNet syncnet,
                    const Compute& compute, const FaceSize& face, const ClipStepOptions& options,
                    Distributed dist)
-    : g_(placed(std::move(generator), compute)),
-      d_frame_(placed(std::move(frame_d), compute)),
-      d_clip_(placed(std::move(clip_d), compute)),
-      vgg_(placed(std::move(vgg), compute)),
-      sync_(placed(std::move(syncnet), compute)),
+    : g_(compute.placed(std::move(generator))),
+      d_frame_(compute.placed(std::move(frame_d))),
+      d_clip_(compute.placed(std::move(clip_d))),
+      vgg_(compute.placed(std::move(vgg))),
+      sync_(compute.placed(std::move(syncnet))),
       compute_(compute),
       face_(face),
       opt_g_(g_->parameters(), torch::optim::AdamOptions(options.lr_g)),

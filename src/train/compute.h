@@ -23,6 +23,12 @@ struct Compute {
   at::Tensor input(const at::Tensor& t) const;
   // Moves a network to the device (parameters in the chosen memory format).
   void place(torch::nn::Module& module) const;
+  // The same for a module holder, returned: for constructor initialiser lists.
+  template <class Net>
+  Net placed(Net net) const {
+    place(*net);
+    return net;
+  }
 };
 
 // Checks the request against this machine: "cuda" without a CUDA device, "fp16" on the CPU,
