@@ -192,6 +192,31 @@ TEST(SyncSampling, PairsAndLabels) {
   }
 }
 
+TEST(SyncSampling, MatchedPairsShareTheMouths) {
+  TempDir dir;
+  const TrainingSet set = read_training_set(dinet::test::write_tiny_training_set(dir.path(), {.videos = 2, .clips = 7}));
+  int shifted = 0, other = 0;
+  for (int j = 0; j < 100; ++j) {
+    auto rng_in = sample_rng(1, 1, 2 * j), rng_off = sample_rng(1, 1, 2 * j);
+    const SyncPair in = draw_matched_sync_pair(set, j % 2, true, rng_in);
+    const SyncPair off = draw_matched_sync_pair(set, j % 2, false, rng_off);
+    EXPECT_EQ(in.video, off.video);
+    EXPECT_EQ(in.clip, off.clip);
+    EXPECT_TRUE(in.in_sync);
+    EXPECT_EQ(in.audio_video, in.video);
+    EXPECT_EQ(in.audio_first_frame, set.videos[in.video].clips[in.clip].first_frame);
+    EXPECT_FALSE(off.in_sync);
+    if (off.audio_video == off.video) {
+      ++shifted;
+      EXPECT_GE(std::abs(off.audio_first_frame - in.audio_first_frame), kMinShift);
+    } else {
+      ++other;
+    }
+  }
+  EXPECT_GT(shifted, 25);
+  EXPECT_GT(other, 25);
+}
+
 TEST(Prefetcher, InOrderBoundedAndRethrows) {
   std::atomic<int> made{0};
   {

@@ -140,6 +140,14 @@ SyncPair draw_sync_pair(const TrainingSet& set, int32_t video, std::mt19937_64& 
   return draw_negative_pair(set, video, clip, kind == 2, rng);
 }
 
+SyncPair draw_matched_sync_pair(const TrainingSet& set, int32_t video, bool in_sync, std::mt19937_64& rng) {
+  const TrainingVideo& v = set.videos.at(video);
+  const int32_t clip = uniform(rng, 0, static_cast<int>(v.clips.size()) - 1);
+  const bool shifted = uniform(rng, 0, 1) == 0;
+  if (in_sync) return {video, clip, video, v.clips[clip].first_frame, true};
+  return draw_negative_pair(set, video, clip, shifted, rng);
+}
+
 SyncBatch make_sync_batch(const TrainingSet& set, const FaceSize& face, std::span<const SyncPair> pairs) {
   const int64_t b = static_cast<int64_t>(pairs.size()), m = face.mouth;
   const int64_t channels = set.audio.channels;

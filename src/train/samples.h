@@ -75,6 +75,11 @@ inline constexpr int kMaxShift = 15;
 // there is only one). `positive` and `shifted` choose the kind instead of chance, for
 // balanced evaluation sets.
 SyncPair draw_sync_pair(const TrainingSet& set, int32_t video, std::mt19937_64& rng);
+// The pairs training draws: sample 2j (in sync) and 2j+1 (off sync: shifted or other audio,
+// by chance) show the same mouths, a random clip of `video`, when both draw from a generator
+// seeded alike. Only the audio then tells the two labels apart, which the network must learn;
+// with independent pairs (draw_sync_pair) it sits for hundreds of steps at the constant 0.5.
+SyncPair draw_matched_sync_pair(const TrainingSet& set, int32_t video, bool in_sync, std::mt19937_64& rng);
 SyncPair draw_negative_pair(const TrainingSet& set, int32_t video, int32_t clip, bool shifted,
                             std::mt19937_64& rng);
 

@@ -95,8 +95,10 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
     Prefetcher<SyncBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
       std::vector<SyncPair> pairs;
       for (int64_t k = shard.first(i); k < shard.first(i) + o.batch_size; ++k) {
-        auto rng = sample_rng(seed, epoch, k);
-        pairs.push_back(draw_sync_pair(train, plan[k], rng));
+        // Samples 2j and 2j+1: the same mouths with their own and with other audio.
+        const int64_t anchor = k - k % 2;
+        auto rng = sample_rng(seed, epoch, anchor);
+        pairs.push_back(draw_matched_sync_pair(train, plan[anchor], k % 2 == 0, rng));
       }
       return make_sync_batch(train, run.face, pairs);
     });
