@@ -28,31 +28,6 @@ struct AudioBenchOptions {
   int repeats = 3;
 };
 
-double cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-struct Timing {
-  double wall = 0, cpu = 0;  // seconds; CPU time of all threads, which other processes on a
-                             // shared machine inflate far less than wall time
-};
-
-template <typename F>
-Timing median_timing(int repeats, F&& run) {
-  std::vector<Timing> times;
-  for (int i = 0; i < repeats; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    const double cpu_start = cpu_seconds();
-    run();
-    times.push_back({std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-                     cpu_seconds() - cpu_start});
-  }
-  std::sort(times.begin(), times.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
-  return times[times.size() / 2];
-}
-
 // The input file repeated to the wanted length (real speech, so the spectra are realistic).
 Audio speech(const AudioBenchOptions& options) {
   const Audio clip = load_audio(options.input, 16000);

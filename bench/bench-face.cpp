@@ -26,32 +26,10 @@ struct FaceBenchOptions {
   std::string model = default_landmark_model().string();
 };
 
-struct Timing {
-  double wall = 0, cpu = 0;  // seconds; cpu over every thread of the process
-};
-
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
   double one = 0;
   return in >> one ? std::to_string(one).substr(0, 4) : "unknown";
-}
-
-template <typename F>
-Timing measure(F&& run) {
-  const std::clock_t cpu = std::clock();
-  const auto start = std::chrono::steady_clock::now();
-  run();
-  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-          double(std::clock() - cpu) / CLOCKS_PER_SEC};
-}
-
-// The run with the median wall time.
-template <typename F>
-Timing median(int repeats, F&& run) {
-  std::vector<Timing> runs;
-  for (int i = 0; i < repeats; ++i) runs.push_back(measure(run));
-  std::sort(runs.begin(), runs.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
-  return runs[runs.size() / 2];
 }
 
 void run_face_bench(const FaceBenchOptions& options) {
@@ -72,17 +50,17 @@ void run_face_bench(const FaceBenchOptions& options) {
   for (const std::string& video : options.videos) {
     const VideoInfo info = VideoReader(video).info();
     int64_t frames = 0;
-    const Timing decode = median(options.repeats, [&] {
+    const Timing decode = median_timing(options.repeats, [&] {
       VideoReader reader(video);
       cv::Mat frame;
       for (frames = 0; reader.read(frame);) ++frames;
     });
     VideoLandmarks result;
-    const Timing landmarks = median(options.repeats, [&] {
+    const Timing landmarks = median_timing(options.repeats, [&] {
       result = detect_video_landmarks(video, model, landmark_options);
     });
     const auto windows = crop_windows(result.track);
-    const Timing crop = median(options.repeats, [&] {
+    const Timing crop = median_timing(options.repeats, [&] {
       VideoReader reader(video);
       cv::Mat frame;
       for (size_t t = 0; reader.read(frame); ++t)

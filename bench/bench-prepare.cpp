@@ -36,21 +36,6 @@ struct PrepareBenchOptions {
   int jobs = 0;
 };
 
-// Wall and CPU seconds (every thread of the process): on a shared machine the CPU time per
-// frame is the steadier number, and 2 cores give at most 2000 / (CPU ms per frame) frames/s.
-struct Timing {
-  double wall = 0, cpu = 0;
-};
-
-template <typename F>
-Timing measure(F&& run) {
-  const std::clock_t cpu = std::clock();
-  const auto start = std::chrono::steady_clock::now();
-  run();
-  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-          double(std::clock() - cpu) / CLOCKS_PER_SEC};
-}
-
 // Apparent bytes of the files under `path` (what `ls -l` adds up), next to the allocated
 // bytes that prepare::disk_usage counts.
 uint64_t file_bytes(const fs::path& path) {

@@ -5,8 +5,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace dinet::bench {
 
@@ -19,6 +23,30 @@ struct Entry {
 bool register_bench(Entry entry);
 // "CPU model, cores, date, the command line": the header of every result table.
 std::string machine_header(int argc, char** argv);
+
+// Seconds of wall time and of CPU time over every thread of the process: other processes on
+// a shared machine inflate the CPU time far less than the wall time.
+struct Timing {
+  double wall = 0, cpu = 0;
+};
+
+template <typename F>
+Timing measure(F&& run) {
+  const std::clock_t cpu = std::clock();
+  const auto start = std::chrono::steady_clock::now();
+  run();
+  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+          double(std::clock() - cpu) / CLOCKS_PER_SEC};
+}
+
+// The run with the median wall time of `repeats`.
+template <typename F>
+Timing median_timing(int repeats, F&& run) {
+  std::vector<Timing> runs;
+  for (int i = 0; i < repeats; ++i) runs.push_back(measure(run));
+  std::sort(runs.begin(), runs.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
+  return runs[runs.size() / 2];
+}
 
 }  // namespace dinet::bench
 
