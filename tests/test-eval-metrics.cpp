@@ -72,7 +72,11 @@ TEST(EvaluationReport, WritesJsonCsvAndHtml) {
   bad.name = "clip_b";
   bad.error = "clip_b.mp4: no source video";
   dinet::EvaluateOptions options;
-  dinet::write_evaluation_report(dir.path(), {ok, bad}, options);
+  dinet::Evaluation evaluation;
+  evaluation.videos = {ok, bad};
+  evaluation.lpips_absent = "no --lpips_weights/--lpips_backbone given";
+  evaluation.fid_absent = "no --fid_weights given";
+  dinet::write_evaluation_report(dir.path(), evaluation, options);
 
   std::ifstream json_in(dir / "metrics.json");
   const auto json = nlohmann::json::parse(json_in);
@@ -80,6 +84,12 @@ TEST(EvaluationReport, WritesJsonCsvAndHtml) {
   EXPECT_EQ(json["videos"][0]["sync_offset"], 1);
   EXPECT_DOUBLE_EQ(json["videos"][0]["psnr_face"].get<double>(), 30.5);
   EXPECT_EQ(json["videos"][1]["error"], "clip_b.mp4: no source video");
+  // Without weights LPIPS and FID are absent, with the reason, never zero.
+  EXPECT_TRUE(json["videos"][0]["lpips_face"].is_null());
+  EXPECT_TRUE(json["videos"][0]["fid"].is_null());
+  EXPECT_EQ(json["lpips"]["not_computed"], "no --lpips_weights/--lpips_backbone given");
+  EXPECT_TRUE(json["fid"]["value"].is_null());
+  EXPECT_EQ(json["fid"]["not_computed"], "no --fid_weights given");
 
   std::ifstream csv_in(dir / "metrics.csv");
   std::string header, line_a, line_b;
@@ -95,6 +105,7 @@ TEST(EvaluationReport, WritesJsonCsvAndHtml) {
   EXPECT_NE(html.str().find("<svg"), std::string::npos);
   EXPECT_NE(html.str().find("data:image/jpeg;base64,"), std::string::npos);
   EXPECT_NE(html.str().find("no source video"), std::string::npos);
+  EXPECT_NE(html.str().find("FID not computed (no --fid_weights given)"), std::string::npos);
 }
 
 TEST(Evaluate, MissingResultDirectoryIsAClearError) {

@@ -9,12 +9,20 @@
 //                confidence (best score minus the median over offsets, LSE-C style) and the
 //                mean score at offset 0
 //
-// LPIPS and FID need networks whose weights are not redistributable here; they are not
-// computed (docs/evaluation.md).
+//   LPIPS        (Zhang et al. 2018, lpips 0.1) face crop and mouth rectangle, frame by frame,
+//                when the user gives the weights: torchvision's AlexNet or VGG16 and the lpips
+//                package's linear heads
+//   FID          (Heusel et al. 2017, pytorch-fid's Inception) result face crops against source
+//                face crops, over all videos (and per video when it has enough frames), when
+//                the user gives pytorch-fid's weights
+//
+// Without their weights LPIPS and FID are reported as not computed, with the reason
+// (docs/evaluation.md).
 #pragma once
 
 #include <opencv2/core.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -36,7 +44,14 @@ struct EvaluateOptions {
   int max_offset = 7;         // sync offsets searched: -max_offset..max_offset frames
   int max_sync_windows = 64;  // 5-frame windows scored per video (evenly spread)
   std::filesystem::path landmark_model;  // dlib predictor; empty: the system's
+  std::filesystem::path lpips_weights;   // the lpips package's alex.pth (or vgg.pth); empty: no LPIPS
+  std::filesystem::path lpips_backbone;  // torchvision's alexnet-owt-7be5be79.pth (or vgg16-397923af.pth)
+  std::filesystem::path fid_weights;     // pytorch-fid's pt_inception-2015-12-05-6726825d.pth; empty: no FID
 };
+
+// A video's own FID needs this many face crops; fewer give a covariance too rough to mean much
+// (the set's FID over all videos is computed from 2).
+constexpr int64_t kMinFramesForVideoFid = 250;
 
 struct SyncFigures {
   int offset = 0;         // frames; positive: the audio is late
@@ -53,20 +68,28 @@ struct VideoEvaluation {
   std::string note;   // non-empty: a figure is missing, and why (the others stand)
   int64_t frames = 0;  // compared (min of both lengths)
   double psnr_face = 0, ssim_face = 0, psnr_mouth = 0, ssim_mouth = 0, lmd = 0;
-  std::vector<double> psnr_face_by_frame, lmd_by_frame;
+  // NaN where not computed (no weights, too few frames)
+  double lpips_face = NAN, lpips_mouth = NAN, fid = NAN;
+  std::vector<double> psnr_face_by_frame, lmd_by_frame, lpips_face_by_frame;
   std::optional<SyncFigures> sync;
   std::vector<cv::Mat> stills;  // source face | result face, side by side (BGR)
 };
 
+struct Evaluation {
+  std::vector<VideoEvaluation> videos;
+  std::string lpips_backbone;  // "alex" or "vgg16"; empty: LPIPS not computed
+  double fid = NAN;            // all result face crops against all source face crops
+  int64_t fid_frames = 0;      // face crops on each side
+  std::string lpips_absent, fid_absent;  // why LPIPS / the set's FID is not computed
+};
+
 // The result videos in options.result_dir paired with their sources. A video that fails is
-// reported in its entry and the others go on.
-std::vector<VideoEvaluation> evaluate_results(const EvaluateOptions& options,
-                                              Progress* progress = nullptr);
+// reported in its entry and the others go on. Weight files are checked before any video is read.
+Evaluation evaluate_results(const EvaluateOptions& options, Progress* progress = nullptr);
 
 // metrics.json, metrics.csv and report.html (tables, per-frame curves as inline SVG,
 // side-by-side stills) in `dir`, each written atomically.
-void write_evaluation_report(const std::filesystem::path& dir,
-                             const std::vector<VideoEvaluation>& videos,
+void write_evaluation_report(const std::filesystem::path& dir, const Evaluation& evaluation,
                              const EvaluateOptions& options);
 
 // ---- the measures, for tests and other callers -----------------------------------------------

@@ -14,6 +14,8 @@
 #include "dinet/networks.h"
 #include "dinet/progress.h"
 #include "dinet/torch_file.h"
+#include "eval/frechet.h"
+#include "eval/perceptual_figures.h"
 #include "eval/sync_score.h"
 
 namespace dinet {
@@ -75,7 +77,7 @@ double mean_of(const std::vector<double>& v) {
 
 VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, const fs::path& csv,
                               const EvaluateOptions& options, const LandmarkModel& landmarks,
-                              SyncModel* sync, int mouth_region_size) {
+                              SyncModel* sync, int mouth_region_size, eval::PerceptualFrames& perceptual) {
   VideoEvaluation ev;
   ev.result = result;
   ev.source = source;
@@ -108,6 +110,7 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
       ssim_face.push_back(ssim(a, b));
       psnr_mouth.push_back(psnr(a(mouth), b(mouth)));
       ssim_mouth.push_back(ssim(a(mouth), b(mouth)));
+      perceptual.add(i, to_rgb_tensor(a), to_rgb_tensor(b));
       if (res_track.success[i] && i < static_cast<int64_t>(src_detected.size()) && src_detected.success[i]) {
         // In model-face pixels, so videos of different sizes compare.
         const double to_model = face.width / src_windows[i]->rect.width;
@@ -141,6 +144,7 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   ev.psnr_mouth = mean_of(psnr_mouth);
   ev.ssim_mouth = mean_of(ssim_mouth);
   ev.lmd = mean_of(ev.lmd_by_frame);
+  perceptual.finish(ev, ev.frames);
   if (sync) {
     // A clip too short for the offset scan still has its image figures.
     try {
@@ -154,9 +158,14 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   return ev;
 }
 
+double fid(const at::Tensor& result_features, const at::Tensor& source_features) {
+  return eval::frechet_distance(eval::feature_statistics(result_features),
+                                eval::feature_statistics(source_features));
+}
+
 }  // namespace
 
-std::vector<VideoEvaluation> evaluate_results(const EvaluateOptions& options, Progress* progress) {
+Evaluation evaluate_results(const EvaluateOptions& options, Progress* progress) {
   if (!fs::is_directory(options.result_dir))
     throw Error(options.result_dir.string(), "no such directory of results (run `dinet infer` first)");
   if (!fs::is_directory(options.test_video_dir))
@@ -171,13 +180,18 @@ std::vector<VideoEvaluation> evaluate_results(const EvaluateOptions& options, Pr
   std::sort(results.begin(), results.end());
   if (results.empty()) throw Error(options.result_dir.string(), "no .mp4 results to evaluate");
 
+  eval::PerceptualNetworks perceptual = eval::load_perceptual_networks(options);
   std::unique_ptr<SyncModel> sync;
   if (!options.syncnet_path.empty()) sync = std::make_unique<SyncModel>(load_sync_model(options));
   const int mouth_region_size =
       options.mouth_region_size > 0 ? options.mouth_region_size : (sync ? sync->mouth_region_size : 256);
   const LandmarkModel landmarks(options.landmark_model.empty() ? default_landmark_model()
                                                                : options.landmark_model);
-  std::vector<VideoEvaluation> out;
+  Evaluation out;
+  out.lpips_absent = perceptual.lpips_absent;
+  if (perceptual.lpips) out.lpips_backbone = eval::to_string(perceptual.lpips->backbone());
+  std::vector<at::Tensor> all_results, all_sources;
+  const FaceSize face = face_size(mouth_region_size);
   for (const fs::path& result : results) {
     std::string stem = result.stem().string();
     if (stem.size() > kResultSuffix.size() && stem.ends_with(kResultSuffix))
@@ -186,16 +200,29 @@ std::vector<VideoEvaluation> evaluate_results(const EvaluateOptions& options, Pr
     VideoEvaluation ev;
     try {
       if (!fs::exists(source)) throw Error(source.string(), "no source video for " + result.filename().string());
+      eval::PerceptualFrames frames(perceptual, face.mouth_rect());
       ev = evaluate_pair(result, source, landmark_dir / (stem + ".csv"), options, landmarks, sync.get(),
-                         mouth_region_size);
+                         mouth_region_size, frames);
+      if (const at::Tensor features = frames.result_features(); features.defined()) {
+        all_results.push_back(features);
+        all_sources.push_back(frames.source_features());
+        if (features.size(0) >= kMinFramesForVideoFid) ev.fid = fid(features, all_sources.back());
+      }
     } catch (const std::exception& e) {
       ev.result = result;
       ev.source = source;
       ev.error = e.what();
     }
     ev.name = stem;
-    out.push_back(std::move(ev));
+    out.videos.push_back(std::move(ev));
     if (progress) progress->advance();
+  }
+  out.fid_absent = perceptual.fid_absent;
+  if (perceptual.inception) {
+    out.fid_frames = 0;
+    for (const at::Tensor& features : all_results) out.fid_frames += features.size(0);
+    if (out.fid_frames >= 2) out.fid = fid(at::cat(all_results), at::cat(all_sources));
+    else out.fid_absent = "fewer than 2 face crops over all videos";
   }
   return out;
 }

@@ -99,6 +99,9 @@ nlohmann::json to_json(const VideoEvaluation& v) {
   j["psnr_mouth"] = number(v.psnr_mouth);
   j["ssim_mouth"] = number(v.ssim_mouth);
   j["lmd"] = number(v.lmd);
+  j["lpips_face"] = number(v.lpips_face);
+  j["lpips_mouth"] = number(v.lpips_mouth);
+  j["fid"] = number(v.fid);
   if (v.sync) {
     j["sync_offset"] = v.sync->offset;
     j["sync_confidence"] = number(v.sync->confidence);
@@ -111,8 +114,9 @@ nlohmann::json to_json(const VideoEvaluation& v) {
   return j;
 }
 
-const char* kColumns[] = {"name",  "frames", "psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth",
-                          "lmd",   "sync_offset", "sync_confidence", "sync_score", "error", "note"};
+const char* kColumns[] = {"name",        "frames",     "psnr_face", "ssim_face",   "psnr_mouth",
+                          "ssim_mouth",  "lmd",        "lpips_face", "lpips_mouth", "fid",
+                          "sync_offset", "sync_confidence", "sync_score", "error",   "note"};
 
 std::vector<std::string> row(const VideoEvaluation& v) {
   const bool ok = v.error.empty();
@@ -124,6 +128,9 @@ std::vector<std::string> row(const VideoEvaluation& v) {
           ok ? fixed(v.psnr_mouth) : "",
           ok ? fixed(v.ssim_mouth, 4) : "",
           ok ? fixed(v.lmd) : "",
+          ok ? fixed(v.lpips_face, 4) : "",
+          ok ? fixed(v.lpips_mouth, 4) : "",
+          ok ? fixed(v.fid, 2) : "",
           s ? std::to_string(v.sync->offset) : "",
           s ? fixed(v.sync->confidence, 4) : "",
           s ? fixed(v.sync->score, 4) : "",
@@ -138,7 +145,31 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-std::string html_page(const std::vector<VideoEvaluation>& videos, const EvaluateOptions& options) {
+// The set-wide LPIPS/FID facts: what was computed, or why not.
+nlohmann::json perceptual_json(const Evaluation& e) {
+  nlohmann::json lpips = e.lpips_backbone.empty() ? nlohmann::json{{"not_computed", e.lpips_absent}}
+                                                  : nlohmann::json{{"backbone", e.lpips_backbone}};
+  nlohmann::json fid = {{"value", number(e.fid)}, {"frames", e.fid_frames},
+                        {"min_frames_per_video", kMinFramesForVideoFid}};
+  if (!std::isfinite(e.fid)) fid["not_computed"] = e.fid_absent;
+  return {{"lpips", lpips}, {"fid", fid}};
+}
+
+std::string perceptual_html(const Evaluation& e) {
+  std::string lpips = e.lpips_backbone.empty()
+                          ? "LPIPS not computed (" + e.lpips_absent + ")"
+                          : "LPIPS (lpips 0.1, " + e.lpips_backbone + ") of the face crop and the mouth rectangle";
+  std::string fid = std::isfinite(e.fid)
+                        ? "FID of all result face crops against all source face crops: <b>" + fixed(e.fid, 2) +
+                              "</b> over " + std::to_string(e.fid_frames) +
+                              " crops each (biased upwards on so few; compare only runs of the same frames); "
+                              "per video from " + std::to_string(kMinFramesForVideoFid) + " frames"
+                        : "FID not computed (" + e.fid_absent + ")";
+  return "<p>" + html_escape(lpips) + ". " + fid + ".</p>";
+}
+
+std::string html_page(const Evaluation& evaluation, const EvaluateOptions& options) {
+  const std::vector<VideoEvaluation>& videos = evaluation.videos;
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>dinet evaluation</title><style>"
        "body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}"
@@ -153,7 +184,7 @@ std::string html_page(const std::vector<VideoEvaluation>& videos, const Evaluate
        "in model-face pixels; sync figures come from "
     << (options.syncnet_path.empty() ? std::string("no SyncNet (none given)")
                                      : "<code>" + html_escape(options.syncnet_path.string()) + "</code>")
-    << ".</p><table><tr>";
+    << ".</p>" << perceptual_html(evaluation) << "<table><tr>";
   for (const char* c : kColumns) h << "<th>" << c << "</th>";
   h << "</tr>";
   for (const auto& v : videos) {
@@ -171,6 +202,7 @@ std::string html_page(const std::vector<VideoEvaluation>& videos, const Evaluate
     if (!v.note.empty()) h << "<p>" << html_escape(v.note) << "</p>";
     h << svg_curve("PSNR of the face per frame (dB)", v.psnr_face_by_frame)
       << svg_curve("Mouth landmark distance per frame (model pixels)", v.lmd_by_frame);
+    if (!v.lpips_face_by_frame.empty()) h << svg_curve("LPIPS of the face per frame", v.lpips_face_by_frame);
     if (v.sync) {
       h << svg_curve("SyncNet score per frame at offset 0", v.sync->score_by_frame)
         << svg_curve("Mean SyncNet score by audio offset (frames)", v.sync->score_by_offset,
@@ -190,11 +222,13 @@ std::string html_page(const std::vector<VideoEvaluation>& videos, const Evaluate
 
 }  // namespace
 
-void write_evaluation_report(const fs::path& dir, const std::vector<VideoEvaluation>& videos,
-                             const EvaluateOptions& options) {
+void write_evaluation_report(const fs::path& dir, const Evaluation& evaluation, const EvaluateOptions& options) {
+  const std::vector<VideoEvaluation>& videos = evaluation.videos;
   nlohmann::json all = nlohmann::json::array();
   for (const auto& v : videos) all.push_back(to_json(v));
-  write_file_atomic(dir / "metrics.json", nlohmann::json({{"videos", all}}).dump(2) + "\n");
+  nlohmann::json metrics = perceptual_json(evaluation);
+  metrics["videos"] = all;
+  write_file_atomic(dir / "metrics.json", metrics.dump(2) + "\n");
 
   std::string csv;
   for (const char* c : kColumns) csv += (csv.empty() ? "" : ",") + std::string(c);
@@ -205,7 +239,7 @@ void write_evaluation_report(const fs::path& dir, const std::vector<VideoEvaluat
     csv += "\n";
   }
   write_file_atomic(dir / "metrics.csv", csv);
-  write_file_atomic(dir / "report.html", html_page(videos, options));
+  write_file_atomic(dir / "report.html", html_page(evaluation, options));
 }
 
 }  // namespace dinet

@@ -29,9 +29,10 @@ void run_evaluate(EvaluateArgs& args) {
     }
   }
   Progress progress("evaluate", -1, "videos");
-  const auto videos = evaluate_results(o, &progress);
+  const Evaluation evaluation = evaluate_results(o, &progress);
   progress.finish();
-  write_evaluation_report(o.output_dir, videos, o);
+  write_evaluation_report(o.output_dir, evaluation, o);
+  const auto& videos = evaluation.videos;
   int failed = 0;
   for (const auto& v : videos) {
     if (!v.error.empty()) {
@@ -44,10 +45,17 @@ void run_evaluate(EvaluateArgs& args) {
     // LMD needs the detector to find the dubbed face, which a barely trained model may not give.
     if (std::isfinite(v.lmd)) std::printf(", LMD %.2f", v.lmd);
     else std::printf(", LMD n/a (no face found in the result)");
+    if (std::isfinite(v.lpips_face)) std::printf(", LPIPS face %.4f, mouth %.4f", v.lpips_face, v.lpips_mouth);
+    if (std::isfinite(v.fid)) std::printf(", FID %.2f", v.fid);
     if (v.sync) std::printf(", sync offset %d, confidence %.3f", v.sync->offset, v.sync->confidence);
     if (!v.note.empty()) std::printf(" (%s)", v.note.c_str());
     std::printf("\n");
   }
+  if (std::isfinite(evaluation.fid))
+    std::printf("FID over all videos: %.2f (%lld face crops each)\n", evaluation.fid,
+                static_cast<long long>(evaluation.fid_frames));
+  else std::printf("FID not computed: %s\n", evaluation.fid_absent.c_str());
+  if (evaluation.lpips_backbone.empty()) std::printf("LPIPS not computed: %s\n", evaluation.lpips_absent.c_str());
   std::printf("report: %s\n", (o.output_dir / "report.html").c_str());
   if (failed) throw Error(std::to_string(failed) + " of " + std::to_string(videos.size()) +
                           " videos could not be evaluated (see above)");
@@ -60,7 +68,8 @@ void setup_evaluate(CLI::App& app) {
   auto* verb = app.add_subcommand(
       "evaluate",
       "Measure dubbed videos against their sources: PSNR/SSIM (face, mouth), mouth landmark "
-      "distance, lip-sync offset and confidence; writes metrics.json, metrics.csv, report.html");
+      "distance, lip-sync offset and confidence, LPIPS and FID (with their weights); writes "
+      "metrics.json, metrics.csv, report.html");
   EvaluateOptions& o = args->options;
   verb->add_option("--inference_result_dir,--result_dir", o.result_dir,
                    "Dubbed videos (<stem>_facial_dubbing_add_audio.mp4 or <stem>.mp4)")
@@ -86,6 +95,14 @@ void setup_evaluate(CLI::App& app) {
                    "5-frame windows scored per video, evenly spread")
       ->capture_default_str();
   verb->add_option("--landmark_model", o.landmark_model, "dlib 68-point predictor (default: Debian's)");
+  verb->add_option("--lpips_weights", o.lpips_weights,
+                   "LPIPS linear heads of the lpips pip package (lpips/weights/v0.1/alex.pth, or vgg.pth); "
+                   "with --lpips_backbone. Without them LPIPS is not computed");
+  verb->add_option("--lpips_backbone", o.lpips_backbone,
+                   "torchvision's alexnet-owt-7be5be79.pth (or vgg16-397923af.pth with vgg.pth), for LPIPS");
+  verb->add_option("--fid_weights", o.fid_weights,
+                   "pytorch-fid's pt_inception-2015-12-05-6726825d.pth, for FID (over all videos, and per "
+                   "video from " + std::to_string(kMinFramesForVideoFid) + " frames). Without it FID is not computed");
   add_threads_option(verb, args->threads);
   verb->callback([args] { run_evaluate(*args); });
 }
