@@ -73,6 +73,17 @@ TEST(FrechetDistance, StatisticsAreNumpysMeanAndUnbiasedCovariance) {
   EXPECT_THROW(dinet::eval::feature_statistics(x.slice(0, 0, 1)), dinet::Error);
 }
 
+TEST(FrechetDistance, FewVectorsTakeTheSmallSideWithTheSameResult) {
+  at::manual_seed(3);
+  const at::Tensor a = at::randn({20, 50}, at::kDouble), b = at::randn({30, 50}, at::kDouble) * 1.5 + 0.2;
+  const double from_statistics = dinet::eval::frechet_distance(dinet::eval::feature_statistics(a),
+                                                               dinet::eval::feature_statistics(b));
+  // The D x D path takes square roots of the ~30 eigenvalues that are zero but for rounding
+  // (rank <= 19 of 50): about 1e-7 each, hence the tolerance.
+  EXPECT_NEAR(dinet::eval::frechet_distance(a, b), from_statistics, 1e-7 * from_statistics);
+  EXPECT_NEAR(dinet::eval::frechet_distance(a, a), 0.0, 1e-9);
+}
+
 // ---- weight files that do not fit (no Python needed) ------------------------------------------
 
 TEST(PerceptualWeights, MissingFilesAreNamed) {

@@ -158,11 +158,6 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   return ev;
 }
 
-double fid(const at::Tensor& result_features, const at::Tensor& source_features) {
-  return eval::frechet_distance(eval::feature_statistics(result_features),
-                                eval::feature_statistics(source_features));
-}
-
 }  // namespace
 
 Evaluation evaluate_results(const EvaluateOptions& options, Progress* progress) {
@@ -206,7 +201,7 @@ Evaluation evaluate_results(const EvaluateOptions& options, Progress* progress) 
       if (const at::Tensor features = frames.result_features(); features.defined()) {
         all_results.push_back(features);
         all_sources.push_back(frames.source_features());
-        if (features.size(0) >= kMinFramesForVideoFid) ev.fid = fid(features, all_sources.back());
+        if (features.size(0) >= kMinFramesForVideoFid) ev.fid = eval::frechet_distance(features, all_sources.back());
       }
     } catch (const std::exception& e) {
       ev.result = result;
@@ -221,7 +216,7 @@ Evaluation evaluate_results(const EvaluateOptions& options, Progress* progress) 
   if (perceptual.inception) {
     out.fid_frames = 0;
     for (const at::Tensor& features : all_results) out.fid_frames += features.size(0);
-    if (out.fid_frames >= 2) out.fid = fid(at::cat(all_results), at::cat(all_sources));
+    if (out.fid_frames >= 2) out.fid = eval::frechet_distance(at::cat(all_results), at::cat(all_sources));
     else out.fid_absent = "fewer than 2 face crops over all videos";
   }
   return out;

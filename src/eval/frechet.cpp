@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "dinet/error.h"
 
 namespace dinet::eval {
@@ -32,6 +35,20 @@ double frechet_distance(const FeatureStatistics& a, const FeatureStatistics& b) 
   const double cross = at::linalg_eigvalsh(product).clamp_min(0).sqrt().sum().item<double>();
   return (a.mean - b.mean).pow(2).sum().item<double>() + a.covariance.trace().item<double>() +
          b.covariance.trace().item<double>() - 2 * cross;
+}
+
+double frechet_distance(const at::Tensor& features_a, const at::Tensor& features_b) {
+  const int64_t na = features_a.size(0), nb = features_b.size(0), dims = features_a.size(1);
+  if (std::max(na, nb) >= dims) return frechet_distance(feature_statistics(features_a), feature_statistics(features_b));
+  if (na < 2 || nb < 2) throw Error("FID needs at least 2 feature vectors");
+  const at::Tensor a = features_a.to(at::kDouble), b = features_b.to(at::kDouble);
+  const at::Tensor mean_a = a.mean(0), mean_b = b.mean(0);
+  const at::Tensor centred_a = a - mean_a, centred_b = b - mean_b;
+  const double scale_a = static_cast<double>(na - 1), scale_b = static_cast<double>(nb - 1);
+  const double cross = at::linalg_svdvals(at::matmul(centred_a, centred_b.transpose(0, 1))).sum().item<double>() /
+                       std::sqrt(scale_a * scale_b);
+  return (mean_a - mean_b).pow(2).sum().item<double>() + centred_a.pow(2).sum().item<double>() / scale_a +
+         centred_b.pow(2).sum().item<double>() / scale_b - 2 * cross;
 }
 
 }  // namespace dinet::eval

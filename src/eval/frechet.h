@@ -18,4 +18,10 @@ FeatureStatistics feature_statistics(const at::Tensor& features);
 
 double frechet_distance(const FeatureStatistics& a, const FeatureStatistics& b);
 
+// FID of two feature sets (N, D). With fewer vectors than dimensions (a few hundred frames
+// against Inception's 2048) the trace term is taken from the N x N side instead of
+// decomposing D x D matrices: with centred features A and B, the square roots of the
+// eigenvalues of S1 S2 are the singular values of A B^T / sqrt((Na - 1)(Nb - 1)).
+double frechet_distance(const at::Tensor& features_a, const at::Tensor& features_b);
+
 }  // namespace dinet::eval
