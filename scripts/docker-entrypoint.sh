@@ -4,6 +4,10 @@
 set -e
 cmd="$1"
 [ $# -gt 0 ] && shift
+# The published README's form: `docker run ... IMAGE python3 train_DINet_frame.py ...`.
+case "$cmd" in
+  python|python3) cmd="$1"; [ $# -gt 0 ] && shift ;;
+esac
 case "$cmd" in
   data_processing.py)   exec dinet prepare "$@" ;;
   train_DINet_frame.py) exec dinet train frame "$@" ;;
