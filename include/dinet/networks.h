@@ -67,6 +67,11 @@ class DINetImpl : public torch::nn::Module {
                    const at::Tensor& audio);
 
   int64_t audio_channel() const { return audio_channel_; }
+  // Training in less memory for more time: with autograd on, the encoders, the appearance
+  // blocks and the decoder keep no activations and run again in the backward (gradient
+  // checkpointing, src/model/recompute.h). Same gradients and BatchNorm statistics.
+  void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
+  bool gradient_checkpointing() const { return gradient_checkpointing_; }
   // The mouth_region_size m whose model face (3r+q) x (2r+2q) is height x width (r = m/2,
   // q = r/4), or 0 when there is none. m is a multiple of 32, so that the two stride-2
   // encoders and the two x2 decoders give back the input size exactly.
@@ -75,8 +80,11 @@ class DINetImpl : public torch::nn::Module {
  private:
   DINetTrace run(const at::Tensor& source, const DINetReference& reference,
                  const at::Tensor& audio);
+  // seq(x), recomputed in the backward when checkpointing.
+  at::Tensor segment(torch::nn::Sequential& seq, const at::Tensor& x);
 
   int64_t audio_channel_;
+  bool gradient_checkpointing_ = false;
   torch::nn::Sequential source_in_conv_{nullptr}, ref_in_conv_{nullptr}, trans_conv_{nullptr},
       audio_encoder_{nullptr};
   torch::nn::ModuleList appearance_conv_list_{nullptr};

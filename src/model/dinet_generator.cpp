@@ -5,6 +5,7 @@
 
 #include "dinet/networks.h"
 #include "model/blocks.h"
+#include "model/recompute.h"
 
 namespace dinet {
 namespace {
@@ -137,9 +138,9 @@ at::Tensor DINetImpl::forward(const at::Tensor& source, const at::Tensor& refere
 
 DINetReference DINetImpl::encode_reference(const at::Tensor& references) {
   DINetReference reference;
-  reference.feature = ref_in_conv_->forward(references);
-  reference.appearance =
-      appearance_conv_list_->ptr<torch::nn::SequentialImpl>(0)->forward(reference.feature);
+  torch::nn::Sequential appearance(appearance_conv_list_->ptr<torch::nn::SequentialImpl>(0));
+  reference.feature = segment(ref_in_conv_, references);
+  reference.appearance = segment(appearance, reference.feature);
   return reference;
 }
 
@@ -163,15 +164,19 @@ DINetTrace DINetImpl::run(const at::Tensor& source, const DINetReference& refere
   DINetTrace t;
   t.ref_feature = reference.feature.expand({batch, -1, -1, -1});
   t.ref_appearance0 = reference.appearance.expand({batch, -1, -1, -1});
-  t.source_feature = source_in_conv_->forward(source);
-  t.img_para = trans_conv_->forward(torch::cat({t.source_feature, t.ref_feature}, 1))
-                   .mean({2, 3});
+  t.source_feature = segment(source_in_conv_, source);
+  t.img_para = segment(trans_conv_, torch::cat({t.source_feature, t.ref_feature}, 1)).mean({2, 3});
   t.audio_para = audio_encoder_->forward(audio).mean(2);
   t.adaat_out = adaAT_(t.ref_appearance0, torch::cat({t.img_para, t.audio_para}, 1));
-  const at::Tensor appearance =
-      appearance_conv_list_->ptr<torch::nn::SequentialImpl>(1)->forward(t.adaat_out);
-  t.output = out_conv_->forward(torch::cat({t.source_feature, appearance}, 1));
+  torch::nn::Sequential appearance_conv(appearance_conv_list_->ptr<torch::nn::SequentialImpl>(1));
+  const at::Tensor appearance = segment(appearance_conv, t.adaat_out);
+  t.output = segment(out_conv_, torch::cat({t.source_feature, appearance}, 1));
   return t;
+}
+
+at::Tensor DINetImpl::segment(torch::nn::Sequential& seq, const at::Tensor& x) {
+  if (!gradient_checkpointing_) return seq->forward(x);
+  return recomputed(*seq, [seq](const at::Tensor& in) mutable { return seq->forward(in); }, x);
 }
 
 int64_t DINetImpl::mouth_region_for_face(int64_t height, int64_t width) {

@@ -81,6 +81,7 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     generator = load_start_generator(o.pretrained_frame_DINet_path, "--pretrained_frame_DINet_path",
                                      o.mouth_region_size, train.audio);
   }
+  generator->set_gradient_checkpointing(o.gradient_checkpointing);
   ClipStepOptions step_options{o.lr_g, o.lr_dI, lr_dV, o.lamb_perception, o.lamb_syncnet_perception};
   ClipStep step(generator, Discriminator(3), Discriminator(15), vgg, syncnet, run.compute, run.face, step_options,
                 run.dist);
@@ -112,6 +113,7 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
   start["pretrained_frame_DINet_path"] = resume_from ? resume_from->file.string() : o.pretrained_frame_DINet_path.string();
   start["pretrained_syncnet_path"] = o.pretrained_syncnet_path.string();
   start["lamb_syncnet_perception"] = o.lamb_syncnet_perception;
+  start["gradient_checkpointing"] = o.gradient_checkpointing;
   log.write(start);
   const std::vector<ClipBatch> eval_batches =
       evaluation_batches(eval_set, run.face, std::max<int64_t>(o.eval_samples, 1), o.batch_size, seed);

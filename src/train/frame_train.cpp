@@ -68,6 +68,7 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
   if (o.coarse2fine)
     load_state_dict(*generator, read_state_dict(o.coarse_model_path, {"state_dict", "net_g"}),
                     o.coarse_model_path.string());
+  generator->set_gradient_checkpointing(o.gradient_checkpointing);
   FrameStep step(generator, Discriminator(3), vgg, run.compute, o.lr_g, o.lr_dI, o.lamb_perception, run.dist);
   const bool main = run.dist.is_main();
 
@@ -93,6 +94,7 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
   nlohmann::json start = run_record(o, run, "frame");
   start["first_epoch"] = meta.epoch + 1;
   start["last_epoch"] = last_epoch;
+  start["gradient_checkpointing"] = o.gradient_checkpointing;
   log.write(start);
   const std::vector<FrameBatch> eval_batches =
       evaluation_batches(eval_set, run.face, std::max<int64_t>(o.eval_samples, 1), o.batch_size, seed);

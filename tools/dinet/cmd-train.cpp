@@ -39,6 +39,12 @@ void add_run_options(CLI::App* verb, TrainRunOptions& o) {
   add_threads_option(verb, o.threads);
 }
 
+void add_gradient_checkpointing_flag(CLI::App* verb, bool& on) {
+  verb->add_flag("--gradient_checkpointing", on,
+                 "recompute the generator's encoders and decoder in the backward instead of keeping their "
+                 "activations: less memory for a longer step, the same gradients (docs/training.md, Memory)");
+}
+
 void setup_sync(CLI::App& train) {
   auto o = std::make_shared<SyncTrainOptions>();
   auto* verb = train.add_subcommand(
@@ -76,6 +82,7 @@ void setup_frame(CLI::App& train) {
                    "torchvision's vgg19-dcbb9e9d.pth for the perceptual loss, or 'random' (tests only)");
   verb->add_option("--lamb_perception", o->lamb_perception, "weight of the perceptual loss")->capture_default_str();
   verb->add_flag("--hflip", o->hflip, "mirror half of the samples (not in the published recipe)");
+  add_gradient_checkpointing_flag(verb, o->gradient_checkpointing);
   verb->add_option("--eval_samples", o->eval_samples, "fixed samples for the per-epoch mouth L1 and picture")
       ->capture_default_str();
   verb->callback([o] { train_frame(*o); });
@@ -111,6 +118,7 @@ void setup_clip(CLI::App& train) {
   verb->add_option("--lamb_perception", o->lamb_perception, "weight of the perceptual loss")->capture_default_str();
   verb->add_option("--lamb_syncnet_perception", o->lamb_syncnet_perception, "weight of the sync loss")
       ->capture_default_str();
+  add_gradient_checkpointing_flag(verb, o->gradient_checkpointing);
   verb->add_option("--eval_samples", o->eval_samples,
                    "fixed clips for the per-epoch mouth L1, SyncNet score and picture")
       ->capture_default_str();
