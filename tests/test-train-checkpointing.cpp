@@ -4,10 +4,14 @@
 
 #include <torch/torch.h>
 
+#include <fstream>
+
 #include "dinet/crop.h"
 #include "dinet/networks.h"
 #include "dinet/checkpoint.h"
+#include "test_support.h"
 #include "train/frame_step.h"
+#include "train_test_data.h"
 
 namespace {
 using namespace dinet::train;
@@ -153,6 +157,22 @@ TEST(GradientCheckpointing, NothingKeptWithoutAutograd) {
   const at::Tensor with = g->forward(batch.masked, batch.references, batch.audio);
   g->set_gradient_checkpointing(false);
   EXPECT_TRUE(torch::equal(with, g->forward(batch.masked, batch.references, batch.audio)));
+}
+
+// The option reaches both trainers, and the run's start record says it was on.
+TEST(GradientCheckpointing, TrainerOption) {
+  dinet::test::TempDir dir;
+  const std::filesystem::path json = dinet::test::write_tiny_training_set(dir.path(), {.videos = 1, .clips = 7});
+  const auto r = dinet::test::run_dinet(
+      "train frame --train_data " + json.string() + " --result_path " + (dir / "out").string() +
+      " --mouth_region_size 64 --batch_size 2 --augment_num 2 --vgg_weights random --eval_samples 2"
+      " --workers 1 --threads 2 --quiet --end_epoch 1 --gradient_checkpointing");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream log(dir / "out" / "train_log.jsonl");
+  std::string start;
+  std::getline(log, start);
+  EXPECT_NE(start.find("\"gradient_checkpointing\":true"), std::string::npos) << start;
+  EXPECT_NE(dinet::test::run_dinet("train clip --help").output.find("--gradient_checkpointing"), std::string::npos);
 }
 
 }  // namespace
