@@ -84,7 +84,8 @@ void run_audio_bench(const AudioBenchOptions& options) {
   // Each precision of the recurrent weights (--deepspeech_precision), on the same weights.
   const deepspeech::Weights weights = random_weights(options.hidden);
   at::Tensor reference;
-  for (const DeepSpeechPrecision precision : {DeepSpeechPrecision::fp32, DeepSpeechPrecision::bf16}) {
+  for (const DeepSpeechPrecision precision :
+       {DeepSpeechPrecision::fp32, DeepSpeechPrecision::bf16, DeepSpeechPrecision::int8}) {
     const deepspeech::Network network(weights, "random weights", precision);
     at::Tensor logits;
     t = median_timing(options.repeats, [&] { logits = network.forward(inputs, 2); });

@@ -77,10 +77,13 @@ at::Tensor deepspeech_input_vectors(const at::Tensor& mfcc);
 // Precision of the DeepSpeech LSTM's recurrent weights, the product that bounds its speed (all
 // 64 MiB per direction are read at every step). fp32: the published features. bf16: the
 // weights rounded to bfloat16 (sums stay float32): half the LSTM's memory traffic, about a
-// third less time for the network; the logits move by about 3e-4 of their range
+// third less time for the network; the logits move by about 3e-4 of their range. int8: each
+// weight row quantized symmetrically to int8 with one float scale (sums stay float32): a
+// quarter of the bytes, 16 MiB per direction, which fits the L3 cache when the two threads
+// share one direction at a time; the logits move by about 2e-3 of their range
 // (docs/audio-features.md).
-enum class DeepSpeechPrecision { fp32, bf16 };
-DeepSpeechPrecision deepspeech_precision(const std::string& name);  // "fp32" or "bf16", else throws
+enum class DeepSpeechPrecision { fp32, bf16, int8 };
+DeepSpeechPrecision deepspeech_precision(const std::string& name);  // "fp32", "bf16", "int8"
 const char* to_string(DeepSpeechPrecision precision);
 
 // The DeepSpeech network read from a frozen TensorFlow graph (`output_graph.pb`); the

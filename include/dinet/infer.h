@@ -36,7 +36,7 @@ struct InferOptions {
   // feature is computed (mel built in; DeepSpeech needs ./asserts/output_graph.pb).
   std::string audio_feature;                 // "deepspeech" or "mel"
   std::filesystem::path deepspeech_model;    // output_graph.pb (implies deepspeech)
-  std::string deepspeech_precision = "fp32";  // or "bf16": see dinet::DeepSpeechPrecision
+  std::string deepspeech_precision = "fp32";  // "bf16", "int8": dinet::DeepSpeechPrecision
   std::filesystem::path audio_feature_path;  // ready (frames, channels) .txt / .npy
   // 0: the checkpoint's (our checkpoints record it; published ones are 256).
   int mouth_region_size = 0;

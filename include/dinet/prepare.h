@@ -51,7 +51,7 @@ struct PrepareParams {
 
   int clip_length = 9;                       // frames per training clip
   std::string audio_feature = "deepspeech";  // "deepspeech" (29 per frame) or "mel"
-  std::string deepspeech_precision = "fp32";  // or "bf16": see dinet::DeepSpeechPrecision
+  std::string deepspeech_precision = "fp32";  // "bf16", "int8": dinet::DeepSpeechPrecision
   std::string image_format = "jpg";          // crops: "jpg" or "png"
   int jpeg_quality = 90;                     // 0..100, for jpg crops
   int hdtf_size = 512;                       // side of the square HDTF face crops (*_crop_wh.txt)

@@ -23,11 +23,21 @@ struct DeepSpeech::Impl {
 DeepSpeechPrecision deepspeech_precision(const std::string& name) {
   if (name == "fp32") return DeepSpeechPrecision::fp32;
   if (name == "bf16") return DeepSpeechPrecision::bf16;
-  throw Error("DeepSpeech precision '" + name + "': use fp32 (the published features) or bf16");
+  if (name == "int8") return DeepSpeechPrecision::int8;
+  throw Error("DeepSpeech precision '" + name +
+              "': use fp32 (the published features), bf16 or int8");
 }
 
 const char* to_string(DeepSpeechPrecision precision) {
-  return precision == DeepSpeechPrecision::bf16 ? "bf16" : "fp32";
+  switch (precision) {
+    case DeepSpeechPrecision::bf16:
+      return "bf16";
+    case DeepSpeechPrecision::int8:
+      return "int8";
+    case DeepSpeechPrecision::fp32:
+      break;
+  }
+  return "fp32";
 }
 
 DeepSpeech::DeepSpeech(const std::filesystem::path& graph_file, DeepSpeechPrecision precision)

@@ -7,10 +7,12 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <thread>
 #include <vector>
 
 #include "audio/matvec.h"
+#include "audio/spin_barrier.h"
 #include "dinet/error.h"
 
 namespace dinet::deepspeech {
@@ -51,9 +53,14 @@ at::Tensor clipped_relu(at::Tensor x) { return x.clamp_(0.0, kReluClip); }
 
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
+// The hidden units [begin, end) of one LSTM direction that one thread updates.
+struct Units {
+  int64_t begin, end;
+};
+
 // One direction of the bidirectional layer: a TensorFlow BasicLSTMCell whose kernel acts on
 // concat(input, h), split here into the input part (one big product per chunk of steps) and
-// the recurrent part (one matrix-vector product per step, fp32 or bfloat16 weights).
+// the recurrent part (one matrix-vector product per step, fp32, bfloat16 or int8 weights).
 struct Direction {
   Direction(const at::Tensor& kernel, const at::Tensor& bias, DeepSpeechPrecision precision)
       : hidden(kernel.size(1) / 4), input(kernel.slice(0, 0, kernel.size(0) - hidden), bias) {
@@ -61,42 +68,147 @@ struct Direction {
     if (precision == DeepSpeechPrecision::bf16) {
       recurrent_bf16.resize(w.numel());
       audio::to_bfloat16(w.data_ptr<float>(), recurrent_bf16.data(), w.numel());
+    } else if (precision == DeepSpeechPrecision::int8) {
+      recurrent_int8.resize(w.numel());
+      recurrent_scale.resize(w.size(0));
+      audio::quantize_rows_int8(w.data_ptr<float>(), w.size(0), w.size(1), recurrent_int8.data(),
+                                recurrent_scale.data());
     } else {
       recurrent = w;
     }
   }
 
-  // The recurrence over one chunk of steps. `gates` holds the chunk's input projections
-  // (len, 4H), gates i, j, f, o, and is overwritten; h for step lo + k goes to row lo + k of
-  // `out` at `column`. `c` (H) and `h_prev` carry the state from chunk to chunk. Plain loops,
-  // no LibTorch calls: the step is one pass over the weights plus a few thousand scalars.
-  void recur(float* gates, int64_t lo, int64_t len, bool reverse, float* out, int64_t out_stride,
-             int64_t column, float* c, const float*& h_prev) const {
+  // g[r] += (recurrent weights h)[r] for the gate rows r in [row, row + rows).
+  void add_recurrent(const float* h, float* g, int64_t row, int64_t rows) const {
+    if (!recurrent_int8.empty())
+      audio::matvec_accumulate(recurrent_int8.data() + row * hidden, recurrent_scale.data() + row,
+                               h, g + row, rows, hidden);
+    else if (!recurrent_bf16.empty())
+      audio::matvec_accumulate(recurrent_bf16.data() + row * hidden, h, g + row, rows, hidden);
+    else
+      audio::matvec_accumulate(recurrent.data_ptr<float>() + row * hidden, h, g + row, rows,
+                               hidden);
+  }
+
+  // The recurrence over one chunk of steps, for the hidden units `units`. `gates` holds the
+  // chunk's input projections (len, 4H), gates i, j, f, o, and is overwritten; h for step
+  // lo + k goes to row lo + k of `out` at `column`. `c` (H) and `h_prev` carry the state from
+  // chunk to chunk; returns the chunk's last h. With a `barrier`, the other threads own the
+  // other units, and all meet after every step, before the next one reads the whole h. Plain
+  // loops, no LibTorch calls: the step is one pass over the weights plus a few thousand
+  // scalars.
+  const float* recur(float* gates, int64_t lo, int64_t len, bool reverse, float* out,
+                     int64_t out_stride, int64_t column, float* c, const float* h_prev,
+                     Units units, audio::SpinBarrier* barrier) const {
     const int64_t h_size = hidden;
     for (int64_t k = 0; k < len; ++k) {
       const int64_t local = reverse ? len - 1 - k : k;
       float* g = gates + local * 4 * h_size;
-      if (recurrent_bf16.empty())
-        audio::matvec_accumulate(recurrent.data_ptr<float>(), h_prev, g, 4 * h_size, h_size);
-      else
-        audio::matvec_accumulate(recurrent_bf16.data(), h_prev, g, 4 * h_size, h_size);
+      if (units.begin == 0 && units.end == h_size) {
+        add_recurrent(h_prev, g, 0, 4 * h_size);
+      } else {  // unit u's rows in each gate: u, H + u, 2H + u, 3H + u
+        for (int64_t gate = 0; gate < 4; ++gate)
+          add_recurrent(h_prev, g, gate * h_size + units.begin, units.end - units.begin);
+      }
       // c = sigmoid(f + 1) c + sigmoid(i) tanh(j); h = sigmoid(o) tanh(c)
       const float *i = g, *j = g + h_size, *f = g + 2 * h_size, *o = g + 3 * h_size;
       float* h = out + (lo + local) * out_stride + column;
-      for (int64_t u = 0; u < h_size; ++u) {
+      for (int64_t u = units.begin; u < units.end; ++u) {
         c[u] = c[u] * sigmoid(f[u] + static_cast<float>(kForgetBias)) +
                sigmoid(i[u]) * std::tanh(j[u]);
         h[u] = std::tanh(c[u]) * sigmoid(o[u]);
       }
+      if (barrier) barrier->arrive_and_wait();
       h_prev = h;
     }
+    return h_prev;
   }
 
   int64_t hidden;
   Dense input;
   at::Tensor recurrent;                  // fp32 [4H, H]: row r is gate unit r's weights over h
   std::vector<uint16_t> recurrent_bf16;  // the same in bfloat16, when asked for
+  std::vector<int8_t> recurrent_int8;    // or in int8, each row times its recurrent_scale
+  std::vector<float> recurrent_scale;
 };
+
+// Runs `here` on this thread and `there` on a second std::thread (not at::parallel_for: that
+// one runs inline when called from inside another parallel region); rethrows a failure.
+void run_on_two_threads(const std::function<void()>& here, const std::function<void()>& there) {
+  std::exception_ptr failure;
+  std::thread other([&] {
+    try {
+      there();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  here();
+  other.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+// The bidirectional layer on h3 (steps, input) into out (steps, 2H): the forward direction
+// in columns [0, H), the backward one in [H, 2H). Both work chunk by chunk: a chunk's input
+// projections (large products on every thread), then its recurrence.
+
+// Both directions at once, each on its own thread streaming its own weights (one core alone
+// does not reach the memory bandwidth), or one after the other without `two_threads`. The
+// backward direction takes its chunks from the end.
+void directions_at_once(const Direction& fw, const Direction& bw, const at::Tensor& h3,
+                        float* out, bool two_threads) {
+  const int64_t steps = h3.size(0), hidden = fw.hidden;
+  const std::vector<float> zero_h(hidden, 0.0f);
+  std::vector<float> c_fw(hidden, 0.0f), c_bw(hidden, 0.0f);
+  const float *h_fw = zero_h.data(), *h_bw = zero_h.data();
+  for (int64_t done = 0; done < steps; done += kChunkSteps) {
+    const int64_t len = std::min(kChunkSteps, steps - done);
+    const int64_t lo_fw = done, lo_bw = steps - done - len;
+    at::Tensor g_fw = fw.input(h3.slice(0, lo_fw, lo_fw + len)).contiguous();
+    at::Tensor g_bw = bw.input(h3.slice(0, lo_bw, lo_bw + len)).contiguous();
+    auto forward_part = [&] {
+      h_fw = fw.recur(g_fw.data_ptr<float>(), lo_fw, len, false, out, 2 * hidden, 0,
+                      c_fw.data(), h_fw, {0, hidden}, nullptr);
+    };
+    auto backward_part = [&] {
+      h_bw = bw.recur(g_bw.data_ptr<float>(), lo_bw, len, true, out, 2 * hidden, hidden,
+                      c_bw.data(), h_bw, {0, hidden}, nullptr);
+    };
+    if (two_threads) {
+      run_on_two_threads(forward_part, backward_part);
+    } else {
+      forward_part();
+      backward_part();
+    }
+  }
+}
+
+// One direction after the other, each split over two threads by hidden units, so that each
+// thread reads only half of a direction's recurrent weights at every step.
+void directions_one_after_other(const Direction& fw, const Direction& bw, const at::Tensor& h3,
+                                float* out) {
+  const int64_t steps = h3.size(0), hidden = fw.hidden;
+  const std::vector<float> zero_h(hidden, 0.0f);
+  for (const bool reverse : {false, true}) {
+    const Direction& cell = reverse ? bw : fw;
+    std::vector<float> c(hidden, 0.0f);
+    const float* h = zero_h.data();
+    for (int64_t done = 0; done < steps; done += kChunkSteps) {
+      const int64_t len = std::min(kChunkSteps, steps - done);
+      const int64_t lo = reverse ? steps - done - len : done;
+      at::Tensor g = cell.input(h3.slice(0, lo, lo + len)).contiguous();
+      audio::SpinBarrier barrier(2);
+      auto part = [&](Units units) {
+        return cell.recur(g.data_ptr<float>(), lo, len, reverse, out, 2 * hidden,
+                          reverse ? hidden : 0, c.data(), h, units, &barrier);
+      };
+      const float* h_last = nullptr;
+      run_on_two_threads([&] { h_last = part({0, hidden / 2}); },
+                         [&] { part({hidden / 2, hidden}); });
+      h = h_last;
+    }
+  }
+}
 
 }  // namespace
 
@@ -139,11 +251,16 @@ struct Network::Impl {
       : dense1(w.h1, w.b1), dense2(w.h2, w.b2), dense3(w.h3, w.b3),
         forward_cell(w.fw_kernel, w.fw_bias, precision),
         backward_cell(w.bw_kernel, w.bw_bias, precision),
-        dense5(w.h5, w.b5), dense6(w.h6, w.b6), inputs(w.h1.size(0)) {}
+        dense5(w.h5, w.b5), dense6(w.h6, w.b6), inputs(w.h1.size(0)),
+        split_directions(precision == DeepSpeechPrecision::int8) {}
   Dense dense1, dense2, dense3;
   Direction forward_cell, backward_cell;
   Dense dense5, dense6;
   int64_t inputs;
+  // With two threads, one direction after the other, each split over both threads: half a
+  // direction's int8 weights (8 MiB of DeepSpeech's 16) per thread stay in the L3 cache from
+  // step to step, where two directions at once (32 MiB) are read from memory at every step.
+  bool split_directions;
 };
 
 Network::Network(const Weights& weights, const std::string& source,
@@ -179,45 +296,10 @@ at::Tensor Network::forward(const at::Tensor& inputs, int64_t keep_every) const 
   const int64_t steps = x.size(0), hidden = n.forward_cell.hidden;
   at::Tensor rnn = at::empty({steps, 2 * hidden}, at::kFloat);
   float* out = rnn.data_ptr<float>();
-  std::vector<float> c_fw(hidden, 0.0f), c_bw(hidden, 0.0f);
-  const std::vector<float> zero_h(hidden, 0.0f);
-  const float *h_fw = zero_h.data(), *h_bw = zero_h.data();
-  // Chunk by chunk: both directions' input projections (large products on every thread), then
-  // both recurrences at once, each on its own thread streaming its own weights, since one
-  // core alone does not reach the memory bandwidth. The backward direction takes its chunks
-  // from the end. Two std::threads, not at::parallel_for: that one runs inline when called
-  // from inside another parallel region.
-  const bool two_threads = at::get_num_threads() > 1;
-  for (int64_t done = 0; done < steps; done += kChunkSteps) {
-    const int64_t len = std::min(kChunkSteps, steps - done);
-    const int64_t lo_fw = done, lo_bw = steps - done - len;
-    at::Tensor g_fw = n.forward_cell.input(h3.slice(0, lo_fw, lo_fw + len)).contiguous();
-    at::Tensor g_bw = n.backward_cell.input(h3.slice(0, lo_bw, lo_bw + len)).contiguous();
-    auto forward_part = [&] {
-      n.forward_cell.recur(g_fw.data_ptr<float>(), lo_fw, len, false, out, 2 * hidden, 0,
-                           c_fw.data(), h_fw);
-    };
-    auto backward_part = [&] {
-      n.backward_cell.recur(g_bw.data_ptr<float>(), lo_bw, len, true, out, 2 * hidden, hidden,
-                            c_bw.data(), h_bw);
-    };
-    if (two_threads) {
-      std::exception_ptr failure;
-      std::thread other([&] {
-        try {
-          backward_part();
-        } catch (...) {
-          failure = std::current_exception();
-        }
-      });
-      forward_part();
-      other.join();
-      if (failure) std::rethrow_exception(failure);
-    } else {
-      forward_part();
-      backward_part();
-    }
-  }
+  if (at::get_num_threads() > 1 && n.split_directions)
+    directions_one_after_other(n.forward_cell, n.backward_cell, h3, out);
+  else
+    directions_at_once(n.forward_cell, n.backward_cell, h3, out, at::get_num_threads() > 1);
   const at::Tensor kept = keep_every == 1 ? rnn : rnn.slice(0, 0, steps, keep_every);
   return n.dense6(clipped_relu(n.dense5(kept)));
 }

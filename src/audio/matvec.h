@@ -20,4 +20,14 @@ void to_bfloat16(const float* in, uint16_t* out, int64_t n);
 // As matvec_accumulate with bfloat16 weights; x, y and the sums stay float32.
 void matvec_accumulate(const uint16_t* w, const float* x, float* y, int64_t rows, int64_t cols);
 
+// int8 per row: weight (r, c) stands for scale[r] * q[r * cols + c], scale[r] = max |row r| /
+// 127 (symmetric, rounded to nearest). A quarter of the float32 bytes, at an error of at most
+// scale[r] / 2 per weight.
+void quantize_rows_int8(const float* w, int64_t rows, int64_t cols, int8_t* q, float* scale);
+
+// As matvec_accumulate with int8 weights q and their row scales; x, y and the sums stay
+// float32, each row's sum is multiplied by its scale once.
+void matvec_accumulate(const int8_t* q, const float* scale, const float* x, float* y,
+                       int64_t rows, int64_t cols);
+
 }  // namespace dinet::audio

@@ -57,10 +57,12 @@ void setup_features(CLI::App& app) {
                    "DeepSpeech v0.1.0 frozen graph (output_graph.pb from the published DINet "
                    "assets; not redistributable, so not included)");
   verb->add_option("--deepspeech_precision", options->deepspeech_precision,
-                   "DeepSpeech LSTM weights: fp32 (default: the published features) or bf16 "
+                   "DeepSpeech LSTM weights: fp32 (default: the published features), bf16 "
                    "(half the LSTM's memory traffic, about a third less time; the features move by "
-                   "about 3e-4 of their range)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+                   "about 3e-4 of their range) or int8 (a quarter of the "
+                   "traffic, the weights stay in the cache, the fastest; the features move by "
+                   "about 2e-3 of their range)")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   verb->add_option("-o,--output", options->output,
                    "output file: .txt (numpy savetxt, as the published <video>_deepspeech.txt) "
                    "or .npy (float32); written atomically")
