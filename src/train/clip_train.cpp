@@ -2,20 +2,18 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/arange.h>
 
-#include <chrono>
 #include <cstdio>
-#include <optional>
 
 #include "dinet/error.h"
-#include "dinet/progress.h"
 #include "dinet/train.h"
 #include "train/clip_checkpoints.h"
 #include "train/clip_samples.h"
 #include "train/clip_step.h"
+#include "train/epoch_steps.h"
 #include "train/frame_step.h"
+#include "train/gan_losses.h"
+#include "train/gan_losses.h"
 #include "train/optimizer_state.h"
-#include "train/prefetcher.h"
-#include "train/run_setup.h"
 
 namespace dinet {
 namespace fs = std::filesystem;
@@ -23,16 +21,9 @@ using namespace dinet::train;
 
 namespace {
 
-void check_vgg_option(const std::string& weights) {
-  if (weights.empty())
-    throw Error("--vgg_weights", "required: torchvision's vgg19-dcbb9e9d.pth "
-                                 "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth), or 'random' "
-                                 "for tests (the perceptual loss is then meaningless)");
-}
-
-// Built after setup_run has seeded LibTorch, so random weights are the same in every run
-// (a resumed run must have the perceptual network of the run it continues).
-VGG19 make_vgg(const std::string& weights) { return weights == "random" ? VGG19() : load_vgg19(weights); }
+const std::vector<LossName> kClipLosses = {{"loss_dI", "dI"}, {"loss_gI", "gI"},
+                                            {"loss_dV", "dV"}, {"loss_gV", "gV"},
+                                            {"loss_perception", "perception"}, {"loss_sync", "sync"}};
 
 // Fixed clips for the per-epoch evaluation and picture: the same every epoch and run.
 std::vector<ClipBatch> evaluation_batches(const TrainingSet& set, const FaceSize& face, int64_t clips,
@@ -61,9 +52,9 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     throw Error("--pretrained_syncnet_path", "required: the SyncNet of the sync loss (`dinet train sync`'s "
                                              "syncnet_<m>mouth.pth, or the released syncnet_256mouth.pth)");
   const double lr_dV = o.lr_dV > 0 ? o.lr_dV : o.lr_dI;
-  check_vgg_option(o.vgg_weights);
+  check_vgg_weights_option(o.vgg_weights);
   RunSetup run = setup_run(o, kClipMinClips, "clip");
-  VGG19 vgg = make_vgg(o.vgg_weights);
+  VGG19 vgg = perceptual_network(o.vgg_weights);
   const TrainingSet& train = run.train;
   const TrainingSet& eval_set = run.heldout.videos.empty() ? run.train : run.heldout;
 
@@ -126,47 +117,24 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     set_learning_rate(step.optimizer_dV(), lr_dV * factor);
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
     const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
-    const int64_t steps = shard.steps;
-    Prefetcher<ClipBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
+    Prefetcher<ClipBatch> loader(shard.steps, o.workers, o.prefetch, [&](int64_t i) {
       return make_clip_batch(train, run.face, std::span(plan).subspan(shard.first(i), o.batch_size), seed, epoch,
                              shard.first(i));
     });
-    std::optional<Progress> progress;
-    if (o.show_progress && main)
-      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(last_epoch),
-                       steps * shard.global_batch(), "clips");
+    const EpochContext context{run.dist, log, epoch, last_epoch, o.show_progress, "clips"};
+    const EpochSteps done = run_epoch_steps(context, shard, loader, kClipLosses, {{"lr_g", o.lr_g * factor}},
+                                            [&](const ClipBatch& batch) {
+                                              const ClipLosses l = step.step(batch);
+                                              return std::vector<double>{l.d_frame, l.g_frame, l.d_clip,
+                                                                         l.g_clip,  l.perception, l.sync};
+                                            });
     ClipEpochResult r{epoch};
-    const auto started = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < steps; ++i) {
-      const double waited_before = loader.wait_seconds();
-      const ClipBatch batch = *loader.next();
-      const double wait = loader.wait_seconds() - waited_before;
-      ClipLosses l = step.step(batch);
-      const std::vector<double> m =
-          mean_over_ranks(run.dist, {l.d_frame, l.d_clip, l.g_frame, l.g_clip, l.perception, l.sync});
-      l = {m[0], m[1], m[2], m[3], m[4], m[5]};
-      r.loss_dI += l.d_frame / steps;
-      r.loss_gI += l.g_frame / steps;
-      r.loss_dV += l.d_clip / steps;
-      r.loss_gV += l.g_clip / steps;
-      r.loss_perception += l.perception / steps;
-      r.loss_sync += l.sync / steps;
-      log.write({{"event", "step"}, {"epoch", epoch}, {"step", i}, {"loss_dI", l.d_frame}, {"loss_gI", l.g_frame},
-                 {"loss_dV", l.d_clip}, {"loss_gV", l.g_clip}, {"loss_perception", l.perception},
-                 {"loss_sync", l.sync}, {"lr_g", o.lr_g * factor}, {"wait_ms", wait * 1e3}});
-      if (progress) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        char fields[200];
-        std::snprintf(fields, sizeof fields,
-                      "dI %.3f gI %.3f dV %.3f gV %.3f perception %.3f sync %.4f, waited on data %.0f%%", l.d_frame,
-                      l.g_frame, l.d_clip, l.g_clip, l.perception, l.sync,
-                      100.0 * loader.wait_seconds() / std::max(elapsed, 1e-9));
-        progress->set_fields(fields);
-        progress->advance(shard.global_batch());
-      }
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (progress) progress->finish();
+    r.loss_dI = done.mean[0];
+    r.loss_gI = done.mean[1];
+    r.loss_dV = done.mean[2];
+    r.loss_gV = done.mean[3];
+    r.loss_perception = done.mean[4];
+    r.loss_sync = done.mean[5];
     ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
     meta.epoch = epoch;
 
@@ -191,8 +159,8 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     r.copy_reference_l1 = sums[1] / sums[4];
     r.sync_generated = sums[2] / sums[5];
     r.sync_real = sums[3] / sums[5];
-    r.wait_fraction = loader.wait_seconds() / std::max(seconds, 1e-9);
-    r.samples_per_second = steps * shard.global_batch() / std::max(seconds, 1e-9);
+    r.wait_fraction = done.wait_fraction;
+    r.samples_per_second = shard.steps * shard.global_batch() / std::max(done.seconds, 1e-9);
     results.push_back(r);
     if (!main) continue;  // the rest writes files
     // One row per frame of the first fixed clip: masked source, its 5 references, generated, real.
@@ -214,7 +182,7 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
                {"loss_sync", r.loss_sync}, {"mouth_l1", r.mouth_l1}, {"copy_reference_l1", r.copy_reference_l1},
                {"sync_generated", r.sync_generated}, {"sync_real", r.sync_real},
                {"samples_per_s", r.samples_per_second}, {"frames_per_s", kClipFrames * r.samples_per_second},
-               {"wait_fraction", r.wait_fraction}, {"seconds", seconds}, {"checkpoint", save}});
+               {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds}, {"checkpoint", save}});
     std::fprintf(stderr,
                  "epoch %lld: dI %.4f gI %.4f dV %.4f gV %.4f perception %.4f sync %.4f | mouth L1 %.4f (copy a "
                  "reference: %.4f) | SyncNet score generated %.3f, real %.3f | %.2f clips/s, waited on data %.1f%% "

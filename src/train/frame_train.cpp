@@ -1,18 +1,15 @@
 // `dinet train frame`: the published frame stage (train_DINet_frame.py), top to bottom.
 #include <ATen/ops/cat.h>
 
-#include <chrono>
 #include <cstdio>
-#include <optional>
 
 #include "dinet/checkpoint.h"
 #include "dinet/error.h"
-#include "dinet/progress.h"
 #include "dinet/train.h"
+#include "train/epoch_steps.h"
 #include "train/frame_step.h"
+#include "train/gan_losses.h"
 #include "train/optimizer_state.h"
-#include "train/prefetcher.h"
-#include "train/run_setup.h"
 #include "train/train_checkpoints.h"
 
 namespace dinet {
@@ -21,21 +18,11 @@ using namespace dinet::train;
 
 namespace {
 
+const std::vector<LossName> kFrameLosses = {
+    {"loss_dI", "dI"}, {"loss_gI", "gI"}, {"loss_perception", "perception"}};
+
 constexpr size_t kFrameMinClips = 6;  // one source clip and five reference clips
 constexpr int64_t kGridRows = 4;
-
-void check_vgg_option(const std::string& weights) {
-  if (weights.empty())
-    throw Error("--vgg_weights", "required: torchvision's vgg19-dcbb9e9d.pth "
-                                 "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth), or 'random' "
-                                 "for tests (the perceptual loss is then meaningless)");
-}
-
-// Random weights come from the generator setup_run seeded (LibTorch seeds its default
-// generator at random in every process), so every run and every rank gets the same VGG.
-VGG19 make_vgg(const std::string& weights) {
-  return weights == "random" ? VGG19() : load_vgg19(weights);
-}
 
 // Fixed samples for the per-epoch evaluation and picture: the same every epoch and run.
 std::vector<FrameBatch> evaluation_batches(const TrainingSet& set, const FaceSize& face, int64_t samples,
@@ -58,9 +45,9 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
   if (o.non_decay < 0 || o.decay < 0) throw Error("--non_decay/--decay", "must not be negative");
   if (o.coarse2fine && o.coarse_model_path.empty())
     throw Error("--coarse2fine", "needs --coarse_model_path (the previous stage's checkpoint)");
-  check_vgg_option(o.vgg_weights);
+  check_vgg_weights_option(o.vgg_weights);
   RunSetup run = setup_run(o, kFrameMinClips, "frame");
-  VGG19 vgg = make_vgg(o.vgg_weights);
+  VGG19 vgg = perceptual_network(o.vgg_weights);
   const TrainingSet& train = run.train;
   const TrainingSet& eval_set = run.heldout.videos.empty() ? run.train : run.heldout;
 
@@ -106,40 +93,20 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
     set_learning_rate(step.optimizer_d(), o.lr_dI * factor);
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
     const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
-    const int64_t steps = shard.steps;
-    Prefetcher<FrameBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
+    Prefetcher<FrameBatch> loader(shard.steps, o.workers, o.prefetch, [&](int64_t i) {
       return make_frame_batch(train, run.face, std::span(plan).subspan(shard.first(i), o.batch_size), seed, epoch,
                               shard.first(i), o.hflip);
     });
-    std::optional<Progress> progress;
-    if (o.show_progress && main)
-      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(last_epoch),
-                       steps * shard.global_batch(), "samples");
+    const EpochContext context{run.dist, log, epoch, last_epoch, o.show_progress, "samples"};
+    const EpochSteps done = run_epoch_steps(context, shard, loader, kFrameLosses, {{"lr_g", o.lr_g * factor}},
+                                            [&](const FrameBatch& batch) {
+                                              const FrameLosses l = step.step(batch);
+                                              return std::vector<double>{l.d, l.g_gan, l.perception};
+                                            });
     FrameEpochResult r{epoch};
-    const auto started = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < steps; ++i) {
-      const double waited_before = loader.wait_seconds();
-      const FrameBatch batch = *loader.next();
-      const double wait = loader.wait_seconds() - waited_before;
-      FrameLosses l = step.step(batch);
-      const std::vector<double> mean = mean_over_ranks(run.dist, {l.d, l.g_gan, l.perception});
-      l = {mean[0], mean[1], mean[2]};
-      r.loss_dI += l.d / steps;
-      r.loss_gI += l.g_gan / steps;
-      r.loss_perception += l.perception / steps;
-      log.write({{"event", "step"}, {"epoch", epoch}, {"step", i}, {"loss_dI", l.d}, {"loss_gI", l.g_gan},
-                 {"loss_perception", l.perception}, {"lr_g", o.lr_g * factor}, {"wait_ms", wait * 1e3}});
-      if (progress) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        char fields[160];
-        std::snprintf(fields, sizeof fields, "dI %.3f gI %.3f perception %.3f, waited on data %.0f%%", l.d, l.g_gan,
-                      l.perception, 100.0 * loader.wait_seconds() / std::max(elapsed, 1e-9));
-        progress->set_fields(fields);
-        progress->advance(shard.global_batch());
-      }
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (progress) progress->finish();
+    r.loss_dI = done.mean[0];
+    r.loss_gI = done.mean[1];
+    r.loss_perception = done.mean[2];
     ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
     meta.epoch = epoch;
 
@@ -158,8 +125,8 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
     const std::vector<double> mean = mean_over_ranks(run.dist, {generated_l1, copy_l1, counted});
     r.mouth_l1 = mean[0] / mean[2];
     r.copy_reference_l1 = mean[1] / mean[2];
-    r.wait_fraction = loader.wait_seconds() / std::max(seconds, 1e-9);
-    r.samples_per_second = steps * shard.global_batch() / std::max(seconds, 1e-9);
+    r.wait_fraction = done.wait_fraction;
+    r.samples_per_second = shard.steps * shard.global_batch() / std::max(done.seconds, 1e-9);
     results.push_back(r);
     if (!main) continue;  // the rest writes files
     const FrameBatch& shown = eval_batches.front();
@@ -178,7 +145,8 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
     log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss_dI", r.loss_dI}, {"loss_gI", r.loss_gI},
                {"loss_perception", r.loss_perception}, {"mouth_l1", r.mouth_l1},
                {"copy_reference_l1", r.copy_reference_l1}, {"samples_per_s", r.samples_per_second},
-               {"wait_fraction", r.wait_fraction}, {"seconds", seconds}, {"checkpoint", epoch % o.checkpoint == 0}});
+               {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds},
+               {"checkpoint", epoch % o.checkpoint == 0}});
     std::fprintf(stderr,
                  "epoch %lld: dI %.4f gI %.4f perception %.4f | mouth L1 %.4f (copy a reference: %.4f) | "
                  "%.2f samples/s, waited on data %.1f%% of the time\n",

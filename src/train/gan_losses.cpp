@@ -12,6 +12,8 @@
 
 #include <vector>
 
+#include "dinet/error.h"
+
 namespace dinet::train {
 
 at::Tensor lsgan(const at::Tensor& score, bool real) {
@@ -45,6 +47,17 @@ at::Tensor perception_loss(VGG19& vgg, const at::Tensor& fake, const at::Tensor&
 
 void set_requires_grad(torch::nn::Module& module, bool on) {
   for (auto& p : module.parameters()) p.set_requires_grad(on);
+}
+
+void check_vgg_weights_option(const std::string& weights) {
+  if (weights.empty())
+    throw Error("--vgg_weights", "required: torchvision's vgg19-dcbb9e9d.pth "
+                                 "(https://download.pytorch.org/models/vgg19-dcbb9e9d.pth), or 'random' "
+                                 "for tests (the perceptual loss is then meaningless)");
+}
+
+VGG19 perceptual_network(const std::string& weights) {
+  return weights == "random" ? VGG19() : load_vgg19(weights);
 }
 
 }  // namespace dinet::train

@@ -5,6 +5,8 @@
 #include <ATen/Tensor.h>
 #include <torch/nn/module.h>
 
+#include <string>
+
 #include "dinet/networks.h"
 
 namespace dinet::train {
@@ -22,5 +24,12 @@ at::Tensor discriminator_loss(Discriminator& d, const at::Tensor& fake, const at
 at::Tensor perception_loss(VGG19& vgg, const at::Tensor& fake, const at::Tensor& target);
 
 void set_requires_grad(torch::nn::Module& module, bool on);
+
+// --vgg_weights of the frame and clip stages: torchvision's vgg19-dcbb9e9d.pth, or "random"
+// (tests, benchmarks). The check runs before any work; the network is built after
+// setup_run has seeded LibTorch, so random weights are the same in every run and on every
+// rank (a resumed run must have the perceptual network of the run it continues).
+void check_vgg_weights_option(const std::string& weights);
+VGG19 perceptual_network(const std::string& weights);
 
 }  // namespace dinet::train

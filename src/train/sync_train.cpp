@@ -9,15 +9,11 @@
 #include <torch/nn/init.h>
 #include <torch/optim/adam.h>
 
-#include <chrono>
 #include <cstdio>
-#include <optional>
 
 #include "dinet/error.h"
-#include "dinet/progress.h"
 #include "dinet/train.h"
-#include "train/prefetcher.h"
-#include "train/run_setup.h"
+#include "train/epoch_steps.h"
 #include "train/sync_eval.h"
 #include "train/train_checkpoints.h"
 
@@ -91,8 +87,7 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
   for (int64_t epoch = meta.epoch + 1; epoch <= o.epochs; ++epoch) {
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
     const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
-    const int64_t steps = shard.steps;
-    Prefetcher<SyncBatch> loader(steps, o.workers, o.prefetch, [&](int64_t i) {
+    Prefetcher<SyncBatch> loader(shard.steps, o.workers, o.prefetch, [&](int64_t i) {
       std::vector<SyncPair> pairs;
       for (int64_t k = shard.first(i); k < shard.first(i) + o.batch_size; ++k) {
         // Samples 2j and 2j+1: the same mouths with their own and with other audio.
@@ -102,22 +97,14 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
       }
       return make_sync_batch(train, run.face, pairs);
     });
-    std::optional<Progress> progress;
-    if (o.show_progress && main)
-      progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
-                       steps * shard.global_batch(), "samples");
-    SyncEpochResult r{epoch};
-    const auto started = std::chrono::steady_clock::now();
+    const EpochContext context{run.dist, log, epoch, o.epochs, o.show_progress, "samples"};
     net->train();
-    for (int64_t i = 0; i < steps; ++i) {
-      const double waited_before = loader.wait_seconds();
-      const SyncBatch batch = *loader.next();
-      const double wait = loader.wait_seconds() - waited_before;
+    const EpochSteps done = run_epoch_steps(context, shard, loader, {{"loss", "loss"}}, {}, [&](const SyncBatch& b) {
       at::Tensor loss;
       {
         AutocastScope autocast(run.compute);
-        const at::Tensor score = net->forward(run.compute.input(batch.mouths), run.compute.input(batch.audio));
-        const at::Tensor label = run.compute.input(batch.label).view({-1, 1, 1, 1}).expand(score.sizes());
+        const at::Tensor score = net->forward(run.compute.input(b.mouths), run.compute.input(b.audio));
+        const at::Tensor label = run.compute.input(b.label).view({-1, 1, 1, 1}).expand(score.sizes());
         loss = at::mse_loss(score.to(at::kFloat), label);
       }
       adam.zero_grad();
@@ -125,21 +112,11 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
       run.dist.all_reduce_gradients(*net);
       scaler.step(adam);
       scaler.update();
-      const double l = mean_over_ranks(run.dist, {loss.item<double>()})[0];
-      r.loss += l / steps;
-      log.write({{"event", "step"}, {"epoch", epoch}, {"step", i}, {"loss", l}, {"wait_ms", wait * 1e3}});
-      if (progress) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        char fields[96];
-        std::snprintf(fields, sizeof fields, "loss %.4f, waited on data %.0f%%", l,
-                      100.0 * loader.wait_seconds() / std::max(elapsed, 1e-9));
-        progress->set_fields(fields);
-        progress->advance(shard.global_batch());
-      }
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (progress) progress->finish();
-    r.wait_fraction = loader.wait_seconds() / std::max(seconds, 1e-9);
+      return std::vector<double>{loss.item<double>()};
+    });
+    SyncEpochResult r{epoch};
+    r.loss = done.mean[0];
+    r.wait_fraction = done.wait_fraction;
     meta.epoch = epoch;
 
     const SyncEvaluation e = evaluator.run(net, run.compute, o.batch_size, o.workers, run.dist);
@@ -160,8 +137,8 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
     log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss", r.loss}, {"heldout_accuracy", e.accuracy},
                {"heldout_pairs", e.pairs}, {"mean_abs_offset", e.mean_abs_offset},
                {"offset_zero_fraction", e.offset_zero_fraction}, {"offset_clips", e.offset_clips},
-               {"samples_per_s", steps * shard.global_batch() / std::max(seconds, 1e-9)},
-               {"wait_fraction", r.wait_fraction}, {"seconds", seconds}});
+               {"samples_per_s", shard.steps * shard.global_batch() / std::max(done.seconds, 1e-9)},
+               {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds}});
     std::fprintf(stderr,
                  "epoch %lld: loss %.4f | held-out accuracy %.1f%% of %lld pairs | offset scan -%lld..%lld on %lld "
                  "clips: mean |offset| %.2f frames, %.0f%% at 0 | waited on data %.1f%%\n",
