@@ -80,7 +80,8 @@ at::Tensor deepspeech_input_vectors(const at::Tensor& mfcc);
 // third less time for the network; the logits move by about 3e-4 of their range. int8: each
 // weight row quantized symmetrically to int8 with one float scale (sums stay float32): a
 // quarter of the bytes, 16 MiB per direction, which fits the L3 cache when the two threads
-// share one direction at a time; the logits move by about 2e-3 of their range
+// share one direction at a time: about 0.6 of bf16's time; the logits move by about 1.5e-3
+// of their range
 // (docs/audio-features.md).
 enum class DeepSpeechPrecision { fp32, bf16, int8 };
 DeepSpeechPrecision deepspeech_precision(const std::string& name);  // "fp32", "bf16", "int8"

@@ -179,8 +179,10 @@ void quantize_rows_int8(const float* w, int64_t rows, int64_t cols, int8_t* q, f
     for (int64_t c = 0; c < cols; ++c) largest = std::max(largest, std::abs(row[c]));
     scale[r] = largest / 127;
     const float inverse = largest > 0 ? 127 / largest : 0;
-    for (int64_t c = 0; c < cols; ++c)
-      q[r * cols + c] = static_cast<int8_t>(std::clamp(std::round(row[c] * inverse), -127.f, 127.f));
+    for (int64_t c = 0; c < cols; ++c) {
+      const float step = std::clamp(std::round(row[c] * inverse), -127.0f, 127.0f);
+      q[r * cols + c] = static_cast<int8_t>(step);
+    }
   }
 }
 

@@ -92,8 +92,8 @@ void setup_infer(CLI::App& app) {
                    "DeepSpeech LSTM weights: fp32 (default: the published features), bf16 "
                    "(half the LSTM's memory traffic, about a third less time; the features move by "
                    "about 3e-4 of their range) or int8 (a quarter of the "
-                   "traffic, the weights stay in the cache, the fastest; the features move by "
-                   "about 2e-3 of their range)")
+                   "traffic, the weights stay in the cache: about 0.6 of bf16's time; the features "
+                   "move by about 1.5e-3 of their range)")
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   verb->add_option("--audio_feature", infer.audio_feature,
                    "deepspeech or mel (default: the feature the checkpoint was trained with)")

@@ -165,8 +165,8 @@ void setup_prepare(CLI::App& app) {
                    "DeepSpeech LSTM weights: fp32 (the published features), bf16 (half the "
                    "LSTM's memory traffic, about a third less time; the features move by about "
                    "3e-4 of their range) or int8 (a quarter of the "
-                   "traffic, the weights stay in the cache, the fastest; the features move by "
-                   "about 2e-3 of their range)")
+                   "traffic, the weights stay in the cache: about 0.6 of bf16's time; the features "
+                   "move by about 1.5e-3 of their range)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   verb->add_option("--image_format", o->image_format, "Crop image format: jpg or png")
