@@ -32,14 +32,6 @@ struct Cell {
   double seconds = 0;  // median step time after the warm-up step
 };
 
-train::FrameBatch random_batch(const FaceSize& f, int64_t b) {
-  train::FrameBatch batch{torch::rand({b, 3, f.height, f.width}), {}, torch::rand({b, 15, f.height, f.width}),
-                          torch::randn({b, 29, 5})};
-  batch.masked = batch.target.clone();
-  batch.masked.narrow(2, f.r, f.mouth).narrow(3, f.q, f.mouth).zero_();
-  return batch;
-}
-
 // In the child: the steps, as the trainer runs them (random weights, channels-last).
 double step_seconds(const MemoryBenchOptions& o, int64_t batch, bool checkpointing) {
   set_threads(o.threads);
@@ -49,7 +41,7 @@ double step_seconds(const MemoryBenchOptions& o, int64_t batch, bool checkpointi
   generator->set_gradient_checkpointing(checkpointing);
   train::FrameStep step(generator, Discriminator(3), VGG19(),
                         train::resolve_compute("cpu", o.precision, /*channels_last=*/true), 1e-4, 1e-4, 10);
-  const train::FrameBatch b = random_batch(face, batch);
+  const train::FrameBatch b = train::random_frame_batch(face, batch);
   step.step(b);
   return median_timing(o.steps, [&] { step.step(b); }).wall;
 }

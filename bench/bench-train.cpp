@@ -48,14 +48,6 @@ double published_samples_per_second(const TrainBenchOptions& o, int64_t mouth, i
   }
 }
 
-train::FrameBatch random_batch(const FaceSize& f, int64_t b) {
-  train::FrameBatch batch{torch::rand({b, 3, f.height, f.width}), {}, torch::rand({b, 15, f.height, f.width}),
-                          torch::randn({b, 29, 5})};
-  batch.masked = batch.target.clone();
-  batch.masked.narrow(2, f.r, f.mouth).narrow(3, f.q, f.mouth).zero_();
-  return batch;
-}
-
 void run_train_bench(const TrainBenchOptions& o) {
   if (o.batches.size() != o.mouths.size()) throw std::runtime_error("--batch needs one size per --mouth");
   const int threads = set_threads(o.threads);
@@ -74,7 +66,7 @@ void run_train_bench(const TrainBenchOptions& o) {
     std::printf("| %d | %dx%d | %lld | %s |", face.mouth, face.height, face.width, static_cast<long long>(batch),
                 published > 0 ? std::to_string(published).substr(0, 5).c_str() : "-");
     std::fflush(stdout);
-    const train::FrameBatch b = random_batch(face, batch);
+    const train::FrameBatch b = train::random_frame_batch(face, batch);
     for (const std::string& precision : o.precisions) {
       try {
         torch::manual_seed(0);

@@ -16,15 +16,6 @@
 namespace {
 using namespace dinet::train;
 
-FrameBatch random_batch(int mouth, int64_t b) {
-  const dinet::FaceSize f = dinet::face_size(mouth);
-  FrameBatch batch{torch::rand({b, 3, f.height, f.width}), {}, torch::rand({b, 15, f.height, f.width}),
-                   torch::randn({b, 29, 5})};
-  batch.masked = batch.target.clone();
-  batch.masked.narrow(2, f.r, f.mouth).narrow(3, f.q, f.mouth).zero_();
-  return batch;
-}
-
 template <class Net>
 Net copy_of(const Net& net, Net fresh) {
   dinet::load_state_dict(*fresh, dinet::module_state_dict(*net), "copy");
@@ -96,7 +87,7 @@ void expect_same_step(const std::string& precision, const Tolerances& tol) {
   dinet::DINet g(3, 15, 29);
   dinet::Discriminator d(3);
   dinet::VGG19 vgg;
-  const FrameBatch batch = random_batch(64, 2);
+  const FrameBatch batch = random_frame_batch(dinet::face_size(64), 2);
   const Compute compute = resolve_compute("cpu", precision, /*channels_last=*/false);
   FrameStep kept(copy_of(g, dinet::DINet(3, 15, 29)), copy_of(d, dinet::Discriminator(3)), vgg, compute, 1e-4,
                  1e-4, 10.0);
@@ -152,7 +143,7 @@ TEST(GradientCheckpointing, NothingKeptWithoutAutograd) {
   dinet::DINet g(3, 15, 29);
   g->set_gradient_checkpointing(true);
   g->eval();
-  const FrameBatch batch = random_batch(64, 1);
+  const FrameBatch batch = random_frame_batch(dinet::face_size(64), 1);
   torch::NoGradGuard no_grad;
   const at::Tensor with = g->forward(batch.masked, batch.references, batch.audio);
   g->set_gradient_checkpointing(false);

@@ -47,15 +47,6 @@ FrameLosses published_step(dinet::DINet& g, dinet::Discriminator& d, dinet::VGG1
   return {loss_d.item<double>(), gan.item<double>(), perception.item<double>()};
 }
 
-FrameBatch random_batch(int mouth, int64_t b) {
-  const dinet::FaceSize f = dinet::face_size(mouth);
-  FrameBatch batch{torch::rand({b, 3, f.height, f.width}), {}, torch::rand({b, 15, f.height, f.width}),
-                   torch::randn({b, 29, 5})};
-  batch.masked = batch.target.clone();
-  batch.masked.narrow(2, f.r, f.mouth).narrow(3, f.q, f.mouth).zero_();
-  return batch;
-}
-
 template <class Net>
 Net copy_of(const Net& net, Net fresh) {
   dinet::load_state_dict(*fresh, dinet::module_state_dict(*net), "copy");
@@ -89,7 +80,7 @@ TEST(FrameStep, SameGradientsAsThePublishedStep) {
   dinet::Discriminator d(3);
   dinet::VGG19 vgg;
   for (auto& p : vgg->parameters()) p.set_requires_grad(false);
-  const FrameBatch batch = random_batch(64, 2);
+  const FrameBatch batch = random_frame_batch(dinet::face_size(64), 2);
 
   dinet::DINet g2 = copy_of(g, dinet::DINet(3, 15, 29));
   dinet::Discriminator d2 = copy_of(d, dinet::Discriminator(3));
@@ -113,7 +104,7 @@ TEST(FrameStep, ChannelsLastTrainsTheSame) {
   dinet::DINet g(3, 15, 29);
   dinet::Discriminator d(3);
   dinet::VGG19 vgg;
-  const FrameBatch batch = random_batch(64, 2);
+  const FrameBatch batch = random_frame_batch(dinet::face_size(64), 2);
   FrameStep plain(copy_of(g, dinet::DINet(3, 15, 29)), copy_of(d, dinet::Discriminator(3)), vgg,
                   resolve_compute("cpu", "fp32", false), 1e-4, 1e-4, 10.0);
   FrameStep nhwc(g, d, vgg, resolve_compute("cpu", "fp32", true), 1e-4, 1e-4, 10.0);

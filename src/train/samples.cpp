@@ -1,6 +1,8 @@
 #include "train/samples.h"
 
 #include <ATen/ops/empty.h>
+#include <ATen/ops/rand.h>
+#include <ATen/ops/randn.h>
 #include <opencv2/core.hpp>
 
 #include <algorithm>
@@ -66,6 +68,14 @@ std::vector<int32_t> epoch_plan(size_t videos, int64_t augment_num, uint64_t see
   auto rng = sample_rng(seed, epoch, -1, 0x504c414e);
   std::shuffle(plan.begin(), plan.end(), rng);
   return plan;
+}
+
+FrameBatch random_frame_batch(const FaceSize& f, int64_t b) {
+  FrameBatch batch{at::rand({b, 3, f.height, f.width}), {}, at::rand({b, 15, f.height, f.width}),
+                   at::randn({b, 29, 5})};
+  batch.masked = batch.target.clone();
+  batch.masked.narrow(2, f.r, f.mouth).narrow(3, f.q, f.mouth).zero_();
+  return batch;
 }
 
 FrameBatch make_frame_batch(const TrainingSet& set, const FaceSize& face,

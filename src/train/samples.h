@@ -55,6 +55,10 @@ FrameBatch make_frame_batch(const TrainingSet& set, const FaceSize& face,
                             std::span<const int32_t> videos, uint64_t seed, int64_t epoch,
                             int64_t first_index, bool hflip);
 
+// A batch of the published shapes with random pixels and 29 random feature channels, the
+// mouth rectangle of the masked source zeroed: for tests and benchmarks of the training step.
+FrameBatch random_frame_batch(const FaceSize& face, int64_t batch);
+
 // One SyncNet example: the mouths of frames 2..6 of a clip, and 9 feature rows of
 // `audio_video` starting at video frame `audio_first_frame`. In sync when the audio is
 // the clip's own (same video, same first frame).
