@@ -67,14 +67,6 @@ at::Tensor to_rgb_tensor(const cv::Mat& bgr) {
       .div(255.0);
 }
 
-double mean_of(const std::vector<double>& v) {
-  double sum = 0;
-  int64_t n = 0;
-  for (double x : v)
-    if (std::isfinite(x)) sum += x, ++n;
-  return n ? sum / n : std::nan("");
-}
-
 VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, const fs::path& csv,
                               const EvaluateOptions& options, const LandmarkModel& landmarks,
                               SyncModel* sync, int mouth_region_size, eval::PerceptualFrames& perceptual) {
@@ -139,11 +131,11 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
     }
   }
   if (ev.frames == 0) throw Error(result.string(), "no frames to compare");
-  ev.psnr_face = mean_of(ev.psnr_face_by_frame);
-  ev.ssim_face = mean_of(ssim_face);
-  ev.psnr_mouth = mean_of(psnr_mouth);
-  ev.ssim_mouth = mean_of(ssim_mouth);
-  ev.lmd = mean_of(ev.lmd_by_frame);
+  ev.psnr_face = eval::mean_of_finite(ev.psnr_face_by_frame);
+  ev.ssim_face = eval::mean_of_finite(ssim_face);
+  ev.psnr_mouth = eval::mean_of_finite(psnr_mouth);
+  ev.ssim_mouth = eval::mean_of_finite(ssim_mouth);
+  ev.lmd = eval::mean_of_finite(ev.lmd_by_frame);
   perceptual.finish(ev, ev.frames);
   if (sync) {
     // A clip too short for the offset scan still has its image figures.

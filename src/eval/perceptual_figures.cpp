@@ -13,6 +13,8 @@ namespace {
 // Frames per network call: Inception's early activations at 299x299 are ~10 MB per image.
 constexpr size_t kBatchFrames = 8;
 
+}  // namespace
+
 double mean_of_finite(const std::vector<double>& values) {
   double sum = 0;
   int64_t n = 0;
@@ -20,8 +22,6 @@ double mean_of_finite(const std::vector<double>& values) {
     if (std::isfinite(v)) sum += v, ++n;
   return n ? sum / n : std::nan("");
 }
-
-}  // namespace
 
 PerceptualNetworks load_perceptual_networks(const EvaluateOptions& options) {
   PerceptualNetworks networks;

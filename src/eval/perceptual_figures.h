@@ -47,4 +47,8 @@ class PerceptualFrames {
   std::vector<at::Tensor> source_features_, result_features_;
 };
 
+// The mean of the finite values: a frame without a figure (no face found, say) holds NaN.
+// NaN when none is finite. Every per-video figure of `dinet evaluate` is such a mean.
+double mean_of_finite(const std::vector<double>& values);
+
 }  // namespace dinet::eval
