@@ -217,27 +217,6 @@ TEST(SyncSampling, MatchedPairsShareTheMouths) {
   EXPECT_GT(other, 25);
 }
 
-TEST(SyncSampling, CrossLabelsScoreEveryMouthAgainstEveryWindow) {
-  TempDir dir;
-  const TrainingSet set = read_training_set(dinet::test::write_tiny_training_set(dir.path(), {.videos = 2, .clips = 7}));
-  const int64_t c1 = set.videos[0].clips[1].first_frame, c4 = set.videos[0].clips[4].first_frame;
-  // Matched pairs of clip 1 (own audio, shifted by 2 frames) and of clip 4 (own audio,
-  // video 1's audio), and clip 1 drawn again: it is encoded once.
-  const std::vector<SyncPair> pairs = {{0, 1, 0, c1, true},      {0, 1, 0, c1 + 2, false}, {0, 4, 0, c4, true},
-                                       {0, 4, 1, c4, false},     {0, 1, 0, c1, true}};
-  const SyncCrossLabels cross = cross_sync_labels(set, pairs);
-  ASSERT_EQ(cross.mouth_rows.sizes(), (at::IntArrayRef{2}));
-  EXPECT_EQ(cross.mouth_rows[0].item<int64_t>(), 0);
-  EXPECT_EQ(cross.mouth_rows[1].item<int64_t>(), 2);
-  ASSERT_EQ(cross.label.sizes(), (at::IntArrayRef{2, 5}));
-  const float clip1[] = {1, -1, 0, 0, 1};  // clip 4 starts 27 frames later: off sync
-  const float clip4[] = {0, 0, 1, 0, 0};   // video 1's audio at the same frame is not its own
-  for (int w = 0; w < 5; ++w) {
-    EXPECT_EQ(cross.label[0][w].item<float>(), clip1[w]) << w;
-    EXPECT_EQ(cross.label[1][w].item<float>(), clip4[w]) << w;
-  }
-}
-
 TEST(Prefetcher, InOrderBoundedAndRethrows) {
   std::atomic<int> made{0};
   {

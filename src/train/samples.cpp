@@ -3,7 +3,6 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/rand.h>
 #include <ATen/ops/randn.h>
-#include <ATen/ops/tensor.h>
 #include <opencv2/core.hpp>
 
 #include <algorithm>
@@ -181,29 +180,6 @@ SyncBatch make_sync_batch(const TrainingSet& set, const FaceSize& face, std::spa
     label.data_ptr<float>()[i] = pair.in_sync ? 1.0f : 0.0f;
   }
   return {as_nchw(mouths), audio, label};
-}
-
-SyncCrossLabels cross_sync_labels(const TrainingSet& set, std::span<const SyncPair> pairs) {
-  std::vector<int64_t> rows;
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    const auto same_mouths = [&](int64_t r) {
-      return pairs[r].video == pairs[i].video && pairs[r].clip == pairs[i].clip;
-    };
-    if (std::none_of(rows.begin(), rows.end(), same_mouths)) rows.push_back(static_cast<int64_t>(i));
-  }
-  const int64_t n = static_cast<int64_t>(pairs.size());
-  at::Tensor label = at::empty({static_cast<int64_t>(rows.size()), n}, at::kFloat);
-  for (size_t m = 0; m < rows.size(); ++m) {
-    const SyncPair& mouth = pairs[rows[m]];
-    const int64_t start = set.videos.at(mouth.video).clips.at(mouth.clip).first_frame;
-    for (int64_t w = 0; w < n; ++w) {
-      const int64_t shift = std::abs(pairs[w].audio_first_frame - start);
-      float value = 0.0f;
-      if (pairs[w].audio_video == mouth.video && shift < kMinShift) value = shift == 0 ? 1.0f : -1.0f;
-      label.data_ptr<float>()[m * n + w] = value;
-    }
-  }
-  return {at::tensor(rows, at::kLong), label};
 }
 
 }  // namespace dinet::train

@@ -95,15 +95,4 @@ struct SyncBatch {
 };
 SyncBatch make_sync_batch(const TrainingSet& set, const FaceSize& face, std::span<const SyncPair> pairs);
 
-// Every distinct mouth clip of a batch against every audio window of it, as training
-// scores them: `mouth_rows` (M,) int64, the first pair showing each distinct clip;
-// `label` (M, pairs) float: 1 where the window is the clip's own audio, 0 where it is
-// another video's or the same video's shifted by at least kMinShift frames, -1 (not
-// scored) for shifts of 1 or 2 frames.
-struct SyncCrossLabels {
-  at::Tensor mouth_rows;
-  at::Tensor label;
-};
-SyncCrossLabels cross_sync_labels(const TrainingSet& set, std::span<const SyncPair> pairs);
-
 }  // namespace dinet::train

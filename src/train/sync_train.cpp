@@ -1,17 +1,11 @@
 // `dinet train sync`: trains the SyncNet that clip training uses as its lip-sync loss
 // (reference 3.2); the published project ships one but not the code that trained it.
 //
-// The loss: MSE of every score of the map to 1 for in-sync pairs and to 0 for off-sync ones,
-// the two kinds weighted equally. Clip training then pushes the generator with
-// 0.1 * MSE(SyncNet(...), 1) on the raw scores, so the scores must mean "1 = in sync, 0 = not"
-// on that same scale: a sigmoid/BCE network would output unbounded logits that MSE(., 1)
-// would pull back down even when in sync.
-//
-// Cross pairing: every distinct mouth clip of a batch is encoded once and scored against
-// every audio window of the batch (its own, its drawn negative, and the other clips' windows,
-// labelled by video and frame), so one face encoding -- the bulk of the work -- yields one
-// positive and 2B-1 negatives instead of one example.
-#include <ATen/ops/repeat_interleave.h>
+// The loss: MSE of every score of the map to 1 for in-sync pairs and to 0 for off-sync ones.
+// Clip training then pushes the generator with 0.1 * MSE(SyncNet(...), 1) on the raw scores,
+// so the scores must mean "1 = in sync, 0 = not" on that same scale: a sigmoid/BCE network
+// would output unbounded logits that MSE(., 1) would pull back down even when in sync.
+#include <ATen/ops/mse_loss.h>
 #include <torch/nn/init.h>
 #include <torch/optim/adam.h>
 
@@ -45,21 +39,6 @@ void init_for_training(SyncNet& net) {
     }
   }
 }
-
-// MSE of the score maps (M,N,cells) to the labels (M,N) of cross_sync_labels: the mean over
-// in-sync pairs and the mean over off-sync pairs, averaged, so the many cross negatives do
-// not drown the positives; -1 labels are not scored.
-at::Tensor balanced_sync_loss(const at::Tensor& score, const at::Tensor& label) {
-  const at::Tensor positive = label.eq(1).to(at::kFloat), negative = label.eq(0).to(at::kFloat);
-  const at::Tensor to_one = (score - 1).square().mean(2), to_zero = score.square().mean(2);
-  return 0.5 * ((to_one * positive).sum() / positive.sum().clamp_min(1) +
-                (to_zero * negative).sum() / negative.sum().clamp_min(1));
-}
-
-struct CrossBatch {
-  SyncBatch pairs;
-  SyncCrossLabels cross;
-};
 
 }  // namespace
 
@@ -108,7 +87,7 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
   for (int64_t epoch = meta.epoch + 1; epoch <= o.epochs; ++epoch) {
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
     const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
-    Prefetcher<CrossBatch> loader(shard.steps, o.workers, o.prefetch, [&](int64_t i) {
+    Prefetcher<SyncBatch> loader(shard.steps, o.workers, o.prefetch, [&](int64_t i) {
       std::vector<SyncPair> pairs;
       for (int64_t k = shard.first(i); k < shard.first(i) + o.batch_size; ++k) {
         // Samples 2j and 2j+1: the same mouths with their own and with other audio.
@@ -116,19 +95,17 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
         auto rng = sample_rng(seed, epoch, anchor);
         pairs.push_back(draw_matched_sync_pair(train, plan[anchor], k % 2 == 0, rng));
       }
-      return CrossBatch{make_sync_batch(train, run.face, pairs), cross_sync_labels(train, pairs)};
+      return make_sync_batch(train, run.face, pairs);
     });
     const EpochContext context{run.dist, log, epoch, o.epochs, o.show_progress, "samples"};
     net->train();
-    const EpochSteps done = run_epoch_steps(context, shard, loader, {{"loss", "loss"}}, {}, [&](const CrossBatch& b) {
+    const EpochSteps done = run_epoch_steps(context, shard, loader, {{"loss", "loss"}}, {}, [&](const SyncBatch& b) {
       at::Tensor loss;
       {
         AutocastScope autocast(run.compute);
-        const at::Tensor mouths = net->embed_mouths(run.compute.input(b.pairs.mouths.index_select(0, b.cross.mouth_rows)));
-        const at::Tensor audio = net->embed_audio(run.compute.input(b.pairs.audio));
-        const int64_t m = mouths.size(0), n = audio.size(0);
-        const at::Tensor score = net->merge(mouths.repeat_interleave(n, 0), audio.repeat({m, 1}));
-        loss = balanced_sync_loss(score.to(at::kFloat).view({m, n, -1}), run.compute.input(b.cross.label));
+        const at::Tensor score = net->forward(run.compute.input(b.mouths), run.compute.input(b.audio));
+        const at::Tensor label = run.compute.input(b.label).view({-1, 1, 1, 1}).expand(score.sizes());
+        loss = at::mse_loss(score.to(at::kFloat), label);
       }
       adam.zero_grad();
       scaler.scale(loss).backward();
