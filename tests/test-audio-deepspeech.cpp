@@ -64,6 +64,19 @@ double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }
 
+// `w` with each LSTM direction's recurrent weights (the kernel's rows from `inputs` on: the h
+// part of [x, h]) replaced by `change` of them: what a reduced precision should amount to.
+Weights with_recurrent_rows(const Weights& w, int64_t inputs,
+                            const std::function<at::Tensor(const at::Tensor&)>& change) {
+  Weights out = w;
+  for (const std::string& scope : {kFw, kBw}) {
+    at::Tensor kernel = w.at(scope + "kernel").clone();
+    kernel.slice(0, inputs).copy_(change(kernel.slice(0, inputs)));
+    out[scope + "kernel"] = kernel;
+  }
+  return out;
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -236,12 +249,8 @@ TEST(DeepSpeechBf16, NetworkIsTheReferenceWithRoundedRecurrentWeights) {
   const Weights w = random_weights(23, 19, 26, 13, 17, 1);
   write_graph(dir / "output_graph.pb", w);
   const dinet::DeepSpeech model(dir / "output_graph.pb", dinet::DeepSpeechPrecision::bf16);
-  Weights rounded = w;
-  for (const std::string& scope : {kFw, kBw}) {
-    at::Tensor kernel = w.at(scope + "kernel").clone();
-    kernel.slice(0, 26).copy_(kernel.slice(0, 26).to(at::kBFloat16).to(at::kFloat));
-    rounded[scope + "kernel"] = kernel;
-  }
+  const Weights rounded =
+      with_recurrent_rows(w, 26, [](const at::Tensor& h) { return h.to(at::kBFloat16).to(at::kFloat); });
   at::manual_seed(2);
   const at::Tensor inputs = at::randn({37, 494});
   const at::Tensor logits = model.logits(inputs);
@@ -347,10 +356,8 @@ TEST(DeepSpeechInt8, NetworkIsTheReferenceWithQuantizedRecurrentWeights) {
   const Weights w = random_weights(23, 19, 26, 13, 17, 1);
   write_graph(dir / "output_graph.pb", w);
   const dinet::DeepSpeech model(dir / "output_graph.pb", dinet::DeepSpeechPrecision::int8);
-  Weights quantized = w;
-  for (const std::string& scope : {kFw, kBw}) {
-    at::Tensor kernel = w.at(scope + "kernel").clone();
-    const at::Tensor recurrent = kernel.slice(0, 26).t().contiguous();  // [4H, H]
+  const Weights quantized = with_recurrent_rows(w, 26, [](const at::Tensor& h) {
+    const at::Tensor recurrent = h.t().contiguous();  // [4H, H]: quantized per row
     std::vector<int8_t> q(recurrent.numel());
     std::vector<float> scale(recurrent.size(0));
     dinet::audio::quantize_rows_int8(recurrent.data_ptr<float>(), recurrent.size(0),
@@ -358,9 +365,8 @@ TEST(DeepSpeechInt8, NetworkIsTheReferenceWithQuantizedRecurrentWeights) {
     const at::Tensor values =
         at::from_blob(q.data(), recurrent.sizes(), at::kChar).to(at::kFloat) *
         at::from_blob(scale.data(), {recurrent.size(0), 1}, at::kFloat);
-    kernel.slice(0, 26).copy_(values.t());
-    quantized[scope + "kernel"] = kernel;
-  }
+    return values.t();
+  });
   at::manual_seed(2);
   const at::Tensor inputs = at::randn({2100, 494});  // more steps than one chunk (2048)
   const at::Tensor expected = reference_logits(quantized, inputs);
