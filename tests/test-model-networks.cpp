@@ -150,6 +150,22 @@ TEST(Networks, SyncNetStateDictAndScoreMap) {
             (std::vector<int64_t>{1, 1, 8, 8}));
 }
 
+// The data-dependent init: every conv's output standardised over the batch, so the last one,
+// the score map, has zero mean and unit variance too; the network still works after it.
+TEST(Networks, SyncNetStandardiseActivations) {
+  torch::manual_seed(3);
+  dinet::SyncNet net;
+  const at::Tensor mouths = torch::rand({16, 15, 64, 64}), audio = torch::randn({16, 29, 9});
+  net->standardise_activations(mouths, audio);
+  torch::NoGradGuard no_grad;
+  const at::Tensor score = net->forward(mouths, audio);
+  EXPECT_NEAR(score.mean().item<double>(), 0.0, 1e-3);
+  EXPECT_NEAR(score.std().item<double>(), 1.0, 1e-2);
+  const at::Tensor mouth = net->embed_mouths(mouths);  // ReLU of a standardised conv
+  EXPECT_GT(mouth.std({0}).mean().item<double>(), 0.3);
+  EXPECT_TRUE(net->parameters()[0].requires_grad());
+}
+
 TEST(Networks, DiscriminatorBlocks) {
   torch::NoGradGuard no_grad;
   for (int64_t channels : {3, 15}) {

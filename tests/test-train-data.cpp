@@ -11,6 +11,7 @@
 
 #include "dinet/error.h"
 #include "test_support.h"
+#include "train/lip_shapes.h"
 #include "train/prefetcher.h"
 #include "train/samples.h"
 #include "train/training_set.h"
@@ -215,6 +216,39 @@ TEST(SyncSampling, MatchedPairsShareTheMouths) {
   }
   EXPECT_GT(shifted, 25);
   EXPECT_GT(other, 25);
+}
+
+// Lip opening and width from the landmark CSVs beside the crops, standardised over the set;
+// a video without a CSV is named and gives NaN targets, which the loss leaves out.
+TEST(LipShapes, FromTheLandmarkCsvs) {
+  TempDir dir;
+  TrainingSet set = read_training_set(
+      dinet::test::write_tiny_training_set(dir.path(), {.videos = 3, .clips = 6, .landmark_csvs = 2}));
+  EXPECT_EQ(attach_lip_shapes(set), std::vector<std::string>{"video_2"});
+  ASSERT_EQ(set.videos[0].lip_shape.size(), 54u);
+  EXPECT_TRUE(set.videos[2].lip_shape.empty());
+  double sum = 0, sum_sq = 0;
+  for (int v = 0; v < 2; ++v)
+    for (int t = 0; t < 54; ++t) {
+      const float opening = set.videos[v].lip_shape[t][0];
+      sum += opening;
+      sum_sq += opening * opening;
+      // The opening follows the feature the tiny set draws it from; the width is constant.
+      if (t > 0) EXPECT_EQ(opening > set.videos[v].lip_shape[t - 1][0],
+                           dinet::test::tiny_feature(v, t) > dinet::test::tiny_feature(v, t - 1));
+      EXPECT_NEAR(set.videos[v].lip_shape[t][1], 0.0f, 1e-3);
+    }
+  EXPECT_NEAR(sum / 108, 0.0, 1e-4);
+  EXPECT_NEAR(sum_sq / 108, 1.0, 1e-3);
+
+  const std::vector<SyncPair> pairs{{.video = 1, .clip = 3}, {.video = 2, .clip = 0}};
+  const at::Tensor target = lip_shape_targets(set, pairs);
+  ASSERT_EQ(target.sizes(), (std::vector<int64_t>{2, 10}));
+  EXPECT_FLOAT_EQ(target[0][0].item<float>(), set.videos[1].lip_shape[3 * 9 + 2][0]);
+  EXPECT_FLOAT_EQ(target[0][8].item<float>(), set.videos[1].lip_shape[3 * 9 + 6][0]);
+  EXPECT_TRUE(target[1].isnan().all().item<bool>());
+  const at::Tensor predicted = target.nan_to_num(0) + 0.5;
+  EXPECT_NEAR(lip_shape_loss(predicted, target).item<double>(), 0.25, 1e-6);
 }
 
 TEST(Prefetcher, InOrderBoundedAndRethrows) {

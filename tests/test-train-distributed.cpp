@@ -501,9 +501,10 @@ double relative_l2(const std::vector<at::Tensor>& a, const std::vector<at::Tenso
 }
 
 // An optimizer's exp_avg after one Adam step: 0.1 x the gradient it stepped with.
-std::vector<at::Tensor> first_moments(const TorchValue& checkpoint, const char* net) {
+// Adam's exp_avg of every parameter in a saved optimizer state.
+std::vector<at::Tensor> first_moments(const TorchValue& adam_state) {
   std::vector<at::Tensor> out;
-  for (const auto& entry : checkpoint.at("optimizer").at(net).at("state").entries())
+  for (const auto& entry : adam_state.at("state").entries())
     out.push_back(entry.value.at("exp_avg").as_tensor());
   return out;
 }
@@ -566,16 +567,19 @@ TEST(DistributedTrainers, FrameOnTwoProcessesStepsLikeOneWithTheDoubledBatch) {
         << loss;
   const TorchValue a = load_torch_file(dir / "one" / "netG_model_epoch_1.pth");
   const TorchValue b = load_torch_file(dir / "rank0" / "netG_model_epoch_1.pth");
-  EXPECT_LE(relative_l2(first_moments(a, "net_dI"), first_moments(b, "net_dI")), 1e-4);
-  EXPECT_LE(relative_l2(first_moments(a, "net_g"), first_moments(b, "net_g")), 0.3);
+  EXPECT_LE(relative_l2(first_moments(a.at("optimizer").at("net_dI")), first_moments(b.at("optimizer").at("net_dI"))),
+            1e-4);
+  EXPECT_LE(relative_l2(first_moments(a.at("optimizer").at("net_g")), first_moments(b.at("optimizer").at("net_g"))),
+            0.3);
 }
 
 // SyncNet has no BatchNorm, so 2 processes x batch 2 must take the step of 1 process x batch
-// 4 up to float rounding: loss and gradient (Adam's first moment) to 1e-4 relative, and the
-// evaluation split between the ranks must give the one process's accuracy and offsets.
+// 4 up to float rounding: losses and gradients (Adam's first moments, of SyncNet and of the
+// lip-shape head) to 1e-4 relative, and the evaluation split between the ranks must give the
+// one process's accuracy and offsets.
 TEST(DistributedTrainers, SyncOnTwoProcessesStepsLikeOneWithTheDoubledBatch) {
   test::TempDir dir;
-  const fs::path json = test::write_tiny_training_set(dir.path(), {.videos = 2, .clips = 8});
+  const fs::path json = test::write_tiny_training_set(dir.path(), {.videos = 2, .clips = 8, .landmark_csvs = 2});
   auto args = [&](const fs::path& out, int64_t batch) {
     return std::vector<std::string>{"train", "sync", "--train_data", json.string(), "--result_path", out.string(),
                                     "--mouth_region_size", "64", "--batch_size", std::to_string(batch),
@@ -606,12 +610,17 @@ TEST(DistributedTrainers, SyncOnTwoProcessesStepsLikeOneWithTheDoubledBatch) {
                                     two = log_records(dir / "rank0" / "train_log.jsonl");
   ASSERT_GE(two.size(), 3u);
   EXPECT_EQ(two[0]["world_size"], 2);
-  EXPECT_NEAR(two[1]["loss"].get<double>(), one[1]["loss"].get<double>(), 1e-4 * one[1]["loss"].get<double>());
+  for (const char* loss : {"loss", "lip_loss"})
+    EXPECT_NEAR(two[1][loss].get<double>(), one[1][loss].get<double>(), 1e-4 * one[1][loss].get<double>()) << loss;
   for (const char* metric : {"heldout_accuracy", "mean_abs_offset", "offset_zero_fraction"})
     EXPECT_EQ(two[2][metric], one[2][metric]) << metric;
   const TorchValue a = load_torch_file(dir / "one" / "syncnet_epoch_1.pth");
   const TorchValue b = load_torch_file(dir / "rank0" / "syncnet_epoch_1.pth");
-  EXPECT_LE(relative_l2(first_moments(a, "net"), first_moments(b, "net")), 1e-4);
+  EXPECT_LE(relative_l2(first_moments(a.at("optimizer").at("net")), first_moments(b.at("optimizer").at("net"))),
+            1e-4);
+  EXPECT_LE(relative_l2(first_moments(a.at("dinet_lip_head").at("optimizer")),
+                        first_moments(b.at("dinet_lip_head").at("optimizer"))),
+            1e-4);
 }
 
 // (c) A rank killed in the middle of training: the other stops on its own, with an error

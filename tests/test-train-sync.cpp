@@ -21,9 +21,11 @@ std::string sync_args(const fs::path& json, const fs::path& out) {
          " --workers 2 --threads 2 --quiet";
 }
 
+// With landmark CSVs, so the lip-shape head trains too and must resume exactly.
 TEST(TrainSync, TrainsEvaluatesAndResumes) {
   TempDir dir;
-  const fs::path json = dinet::test::write_tiny_training_set(dir.path(), {.videos = 2, .clips = 8});
+  const fs::path json =
+      dinet::test::write_tiny_training_set(dir.path(), {.videos = 2, .clips = 8, .landmark_csvs = 2});
   const fs::path straight = dir / "straight", resumed = dir / "resumed";
   auto r = run_dinet(sync_args(json, straight) + " --epochs 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -37,6 +39,9 @@ TEST(TrainSync, TrainsEvaluatesAndResumes) {
   EXPECT_EQ(final_file.at("state_dict").at("net").entries().front().key.as_string(),
             "face_encoder.face_conv.0.conv.weight");
   EXPECT_EQ(final_file.at("dinet_meta").at("trainer").as_string(), "sync");
+  EXPECT_EQ(final_file.find("dinet_lip_head"), nullptr);  // training state only
+  EXPECT_NE(dinet::load_torch_file(straight / "syncnet_epoch_2.pth").find("dinet_lip_head"), nullptr);
+  EXPECT_NE(r.output.find(" lip "), std::string::npos) << r.output;
   dinet::SyncNet loaded = dinet::load_syncnet(straight / "syncnet_64mouth.pth");
   EXPECT_EQ(loaded->audio_channel(), 29);
 
@@ -54,7 +59,10 @@ TEST(TrainSync, TrainsEvaluatesAndResumes) {
 TEST(TrainSync, ClearErrors) {
   TempDir dir;
   const fs::path json = dinet::test::write_tiny_training_set(dir.path(), {.videos = 1, .clips = 3});
-  auto r = run_dinet(sync_args(json, dir / "out") + " --device cuda");
+  auto r = run_dinet(sync_args(json, dir / "out") + " --lip_loss -1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--lip_loss"), std::string::npos) << r.output;
+  r = run_dinet(sync_args(json, dir / "out") + " --device cuda");
   EXPECT_NE(r.exit_code, 0);
   r = run_dinet(sync_args(json, dir / "out") + " --precision fp16");
   EXPECT_NE(r.exit_code, 0);

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dinet/landmarks.h"
 #include "test_support.h"
 
 namespace dinet::test {
@@ -29,6 +30,10 @@ struct TinySetOptions {
   int crop_width = 60, crop_height = 78;  // native crop size, resized by the loader
   bool audio_feature_key = false;          // write our "audio_feature" key
   bool frame_numbers = true;               // name crops 000123.png (else a.png, b.png, ...)
+  // Landmark CSVs in dir/split_video_25fps_landmark_openface (where the crops' folder has its
+  // sibling in the published layout) for the first `landmark_csvs` videos; the inner-lip
+  // opening follows tiny_feature.
+  int landmark_csvs = 0;
 };
 
 // The value of feature channel 0 at frame t of video v: what the mouth opening follows.
@@ -73,6 +78,23 @@ inline std::filesystem::path write_tiny_training_set(const std::filesystem::path
       clips.push_back({{"frame_name_list", names}, {"frame_path_list", paths}, {"deep_speech_list", features}});
     }
     root[video] = {{"video_clip_num", o.clips}, {"clip_data_list", clips}};
+    if (v < o.landmark_csvs) {
+      dinet::LandmarkTrack track;
+      for (int t = 0; t < o.clips * 9; ++t) {
+        dinet::FaceLandmarks p{};
+        p[27] = {100, 100};  // nose top and chin: 100 px apart
+        p[8] = {100, 200};
+        p[48] = {80, 170};
+        p[54] = {120, 170};
+        p[62] = {100, 165};
+        p[66] = {100, 166 + 10 * (1 + tiny_feature(v, t))};
+        track.frames.push_back(p);
+        track.success.push_back(1);
+        track.confidence.push_back(0.98f);
+      }
+      fs::create_directories(dir / "split_video_25fps_landmark_openface");
+      dinet::write_openface_csv(dir / "split_video_25fps_landmark_openface" / (video + ".csv"), track);
+    }
     if (o.audio_feature_key) root[video]["audio_feature"] = o.channels == 29 ? "deepspeech" : "mel";
   }
   const fs::path json = dir / "training_json.json";

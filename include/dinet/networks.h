@@ -107,6 +107,11 @@ class SyncNetImpl : public torch::nn::Module {
   at::Tensor embed_audio(const at::Tensor& audio);
   at::Tensor merge(const at::Tensor& mouth_embedding, const at::Tensor& audio_embedding);
   int64_t audio_channel() const { return audio_channel_; }
+  // Data-dependent initialisation (LSUV-style): rescales every convolution, in forward order,
+  // so that its output channels have zero mean and unit variance over this batch. Without it
+  // the 20 unnormalised convolutions of the face encoder leave the mouth embedding varying
+  // across clips by about 1% of its mean, and training does not start (docs/training.md).
+  void standardise_activations(const at::Tensor& mouths, const at::Tensor& audio);
 
  private:
   int64_t audio_channel_;

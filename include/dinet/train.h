@@ -43,12 +43,17 @@ struct SyncTrainOptions : TrainRunOptions {
   int64_t checkpoint = 1;   // a checkpoint every N epochs (and after the last)
   int64_t max_offset = 6;   // the evaluation scans audio offsets -K..K frames
   int64_t eval_clips = 48;  // held-out clips used for the offset scan
+  // Weight of the lip-shape loss: a training-only head regresses the lip opening and width of
+  // the 5 frames (from the landmark CSVs) from the mouth embedding, which makes the face
+  // encoder look at the lips. 0 turns it off; videos without a CSV do without it.
+  double lip_loss = 1.0;
   SyncTrainOptions() { batch_size = 32; augment_num = 16; holdout = 0.1; }
 };
 
 struct SyncEpochResult {
   int64_t epoch = 0;
-  double loss = 0;                 // mean training loss
+  double loss = 0;                 // mean training loss (score map)
+  double lip_loss = 0;             // mean lip-shape loss (standardised units; 0 when off)
   double heldout_accuracy = 0;     // balanced in-sync / off-sync pairs, threshold 0.5
   double mean_abs_offset = 0;      // frames, over the scanned held-out clips
   double offset_zero_fraction = 0; // fraction of scanned clips whose best offset is 0

@@ -3,6 +3,9 @@
 #include <torch/nn/functional/pooling.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/utils.h>
+
+#include <functional>
 
 #include "dinet/networks.h"
 
@@ -11,6 +14,16 @@ namespace {
 
 template <size_t D>
 using Conv = std::conditional_t<D == 1, torch::nn::Conv1d, torch::nn::Conv2d>;
+
+// Set only while SyncNetImpl::standardise_activations runs: it sees every convolution's output
+// in forward order and returns what the network goes on with.
+thread_local const std::function<at::Tensor(torch::nn::Module&, const at::Tensor&)>* conv_tap = nullptr;
+
+template <typename ConvHolder>
+at::Tensor run_conv(ConvHolder& conv, const at::Tensor& x) {
+  at::Tensor y = conv(x);
+  return conv_tap ? (*conv_tap)(*conv, y) : y;
+}
 
 template <size_t D>
 Conv<D> make_conv(int64_t in, int64_t out, int64_t kernel, int64_t padding, int64_t stride = 1) {
@@ -23,7 +36,7 @@ class SameBlockImpl : public torch::nn::Module {
  public:
   SameBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t padding)
       : conv_(register_module("conv", make_conv<D>(in, out, kernel, padding))) {}
-  at::Tensor forward(const at::Tensor& x) { return torch::relu(conv_(x)); }
+  at::Tensor forward(const at::Tensor& x) { return torch::relu(run_conv(conv_, x)); }
 
  private:
   Conv<D> conv_;
@@ -37,7 +50,7 @@ class ResBlockImpl : public torch::nn::Module {
       : conv1_(register_module("conv1", make_conv<D>(channels, channels, 3, 1))),
         conv2_(register_module("conv2", make_conv<D>(channels, channels, 3, 1))) {}
   at::Tensor forward(const at::Tensor& x) {
-    return conv2_(torch::relu(conv1_(torch::relu(x)))) + x;
+    return run_conv(conv2_, torch::relu(run_conv(conv1_, torch::relu(x)))) + x;
   }
 
  private:
@@ -50,7 +63,7 @@ class DownBlock2dImpl : public torch::nn::Module {
   explicit DownBlock2dImpl(int64_t channels)
       : conv_(register_module("conv", make_conv<2>(channels, channels, 3, 1))) {}
   at::Tensor forward(const at::Tensor& x) {
-    return torch::nn::functional::avg_pool2d(torch::relu(conv_(x)),
+    return torch::nn::functional::avg_pool2d(torch::relu(run_conv(conv_, x)),
                                              torch::nn::functional::AvgPool2dFuncOptions(2));
   }
 
@@ -63,7 +76,7 @@ class DownBlock1dImpl : public torch::nn::Module {
  public:
   explicit DownBlock1dImpl(int64_t channels)
       : conv_(register_module("conv", make_conv<1>(channels, channels, 3, 1, 2))) {}
-  at::Tensor forward(const at::Tensor& x) { return torch::relu(conv_(x)); }
+  at::Tensor forward(const at::Tensor& x) { return torch::relu(run_conv(conv_, x)); }
 
  private:
   torch::nn::Conv1d conv_;
@@ -126,7 +139,41 @@ at::Tensor SyncNetImpl::embed_audio(const at::Tensor& audio) {
 at::Tensor SyncNetImpl::merge(const at::Tensor& mouth_embedding, const at::Tensor& audio_embedding) {
   const at::Tensor audio_map =
       audio_embedding.unsqueeze(2).unsqueeze(3).expand_as(mouth_embedding);
-  return merge_encoder_->forward(torch::cat({mouth_embedding, audio_map}, 1));
+  at::Tensor x = torch::cat({mouth_embedding, audio_map}, 1);
+  for (auto& layer : *merge_encoder_) {
+    x = layer.forward(x);
+    if (conv_tap && layer.ptr()->as<torch::nn::Conv2d>()) x = (*conv_tap)(*layer.ptr(), x);
+  }
+  return x;
+}
+
+void SyncNetImpl::standardise_activations(const at::Tensor& mouths, const at::Tensor& audio) {
+  torch::NoGradGuard no_grad;
+  // y = Wx + b with per-channel mean u and std s over the batch: W/s and (b-u)/s give
+  // exactly (y-u)/s, which the later layers of this same pass then see.
+  const std::function<at::Tensor(torch::nn::Module&, const at::Tensor&)> standardise =
+      [](torch::nn::Module& conv, const at::Tensor& y) {
+        std::vector<int64_t> dims{0};
+        for (int64_t d = 2; d < y.dim(); ++d) dims.push_back(d);
+        const at::Tensor mean = y.mean(dims), std = y.std(dims).clamp_min(1e-6);
+        at::Tensor weight = conv.named_parameters(false)["weight"];
+        at::Tensor bias = conv.named_parameters(false)["bias"];
+        std::vector<int64_t> shape(weight.dim(), 1);
+        shape[0] = -1;
+        weight.div_(std.view(shape));
+        bias.sub_(mean).div_(std);
+        shape.assign(y.dim(), 1);
+        shape[1] = -1;
+        return (y - mean.view(shape)) / std.view(shape);
+      };
+  conv_tap = &standardise;
+  try {
+    forward(mouths, audio);
+  } catch (...) {
+    conv_tap = nullptr;
+    throw;
+  }
+  conv_tap = nullptr;
 }
 
 }  // namespace dinet

@@ -179,7 +179,7 @@ SyncBatch make_sync_batch(const TrainingSet& set, const FaceSize& face, std::spa
     put_audio(*window, audio[i].data_ptr<float>());
     label.data_ptr<float>()[i] = pair.in_sync ? 1.0f : 0.0f;
   }
-  return {as_nchw(mouths), audio, label};
+  return {as_nchw(mouths), audio, label, {}};
 }
 
 }  // namespace dinet::train

@@ -91,6 +91,7 @@ struct SyncBatch {
   at::Tensor mouths;  // (B,15,m,m) RGB [0,1], channels-last strides
   at::Tensor audio;   // (B,C,9)
   at::Tensor label;   // (B,) float: 1 in sync, 0 not
+  at::Tensor lips;    // (B,10) lip shapes of frames 2..6 (lip_shapes.h); undefined unless asked for
   int64_t size() const { return mouths.size(0); }
 };
 SyncBatch make_sync_batch(const TrainingSet& set, const FaceSize& face, std::span<const SyncPair> pairs);

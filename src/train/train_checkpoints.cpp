@@ -101,25 +101,37 @@ CheckpointMeta load_frame_checkpoint(const fs::path& file, FrameStep& step, int6
 }
 
 void save_sync_checkpoint(const fs::path& file, SyncNet& net, const torch::optim::Adam* adam,
-                          const CheckpointMeta& meta, double lr) {
+                          const CheckpointMeta& meta, double lr, LipHeadState lip_head) {
   TorchValue checkpoint = published_syncnet_checkpoint(checkpoint_weights(*net));
   if (adam) {
     TorchValue optimizer = TorchValue::dict();
     optimizer.set("net", adam_state_value(*adam, lr));
     checkpoint.set("optimizer", std::move(optimizer));
     checkpoint.set("epoch", meta.epoch + 1);
+    if (lip_head.head) {
+      TorchValue head = TorchValue::dict();
+      head.set("state_dict", state_dict_value(checkpoint_weights(*lip_head.head)));
+      head.set("optimizer", adam_state_value(*lip_head.adam, lr));
+      checkpoint.set("dinet_lip_head", std::move(head));
+    }
   }
   checkpoint.set("dinet_meta", meta_value(meta));
   save_torch_file(file, checkpoint);
 }
 
 CheckpointMeta load_sync_checkpoint(const fs::path& file, SyncNet& net, torch::optim::Adam& adam,
-                                    int64_t mouth_region_size, const AudioFeatureSpec& audio) {
+                                    int64_t mouth_region_size, const AudioFeatureSpec& audio,
+                                    LipHeadState lip_head) {
   const TorchValue value = load_torch_file(file);
   const CheckpointMeta meta = meta_of(value, file, "sync", mouth_region_size, audio);
   load_state_dict(*net, state_dict_from_value(value.at("state_dict").at("net"), file.string()), file.string());
   if (const TorchValue* optimizer = value.find("optimizer"))
     load_adam_state(adam, optimizer->at("net"), file.string() + ": optimizer net");
+  const TorchValue* head = value.find("dinet_lip_head");
+  if (head && lip_head.head) {
+    load_state_dict(*lip_head.head, state_dict_from_value(head->at("state_dict"), file.string()), file.string());
+    load_adam_state(*lip_head.adam, head->at("optimizer"), file.string() + ": optimizer dinet_lip_head");
+  }
   return meta;
 }
 

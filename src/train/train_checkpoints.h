@@ -53,11 +53,21 @@ void save_frame_checkpoint(const std::filesystem::path& file, FrameStep& step, c
 CheckpointMeta load_frame_checkpoint(const std::filesystem::path& file, FrameStep& step,
                                      int64_t mouth_region_size, const AudioFeatureSpec& audio);
 
+// The training-only lip-shape head of the sync trainer and its optimizer (both or neither).
+struct LipHeadState {
+  torch::nn::Module* head = nullptr;
+  torch::optim::Adam* adam = nullptr;
+};
+
 // syncnet_epoch_N.pth: {'state_dict': {'net'}, 'optimizer': {'net'}, 'epoch': N + 1,
-// 'dinet_meta'}; with `adam` null, the published {'state_dict': {'net'}} plus 'dinet_meta'.
+// 'dinet_meta'} and, with a lip head, 'dinet_lip_head': {'state_dict', 'optimizer'} (not part
+// of SyncNet: the published code ignores it); with `adam` null, the published
+// {'state_dict': {'net'}} plus 'dinet_meta'.
 void save_sync_checkpoint(const std::filesystem::path& file, SyncNet& net, const torch::optim::Adam* adam,
-                          const CheckpointMeta& meta, double lr);
+                          const CheckpointMeta& meta, double lr, LipHeadState lip_head = {});
+// A file without 'dinet_lip_head' leaves `lip_head` as it is.
 CheckpointMeta load_sync_checkpoint(const std::filesystem::path& file, SyncNet& net, torch::optim::Adam& adam,
-                                    int64_t mouth_region_size, const AudioFeatureSpec& audio);
+                                    int64_t mouth_region_size, const AudioFeatureSpec& audio,
+                                    LipHeadState lip_head = {});
 
 }  // namespace dinet::train

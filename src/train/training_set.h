@@ -32,6 +32,9 @@ struct TrainingVideo {
   at::Tensor features;  // (rows, C) float32, the feature rows of every clip read
   // Video frame number -> feature row, for audio windows that straddle clips.
   std::unordered_map<int64_t, int64_t> row_of_frame;
+  // Per video frame: lip opening and width, standardised (lip_shapes.h); NaN where the face
+  // was not found. Empty unless the sync trainer attached them.
+  std::vector<std::array<float, 2>> lip_shape;
 
   // Feature rows of `count` consecutive video frames from `first_frame`, (count, C); nullopt
   // when any of those frames is not in a clip.

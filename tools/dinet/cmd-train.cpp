@@ -58,6 +58,10 @@ void setup_sync(CLI::App& train) {
                    "the evaluation scans audio offsets -K..K frames and reports the best one")
       ->capture_default_str();
   verb->add_option("--eval_clips", o->eval_clips, "held-out clips in the offset scan")->capture_default_str();
+  verb->add_option("--lip_loss", o->lip_loss,
+                   "weight of the lip-shape loss (a training-only head regresses lip opening and width from the "
+                   "landmark CSVs; it makes the mouth encoder learn to see the lips); 0: off")
+      ->capture_default_str();
   verb->callback([o] { train_sync(*o); });
 }
 
