@@ -4,6 +4,10 @@
 
 #include <ATen/ATen.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
 #include "dinet/checkpoint.h"
 #include "dinet/networks.h"
 #include "dinet/torch_file.h"
@@ -21,13 +25,14 @@ std::string sync_args(const fs::path& json, const fs::path& out) {
          " --workers 2 --threads 2 --quiet";
 }
 
-// With landmark CSVs, so the lip-shape head trains too and must resume exactly.
+// With landmark CSVs, so the lip-shape head trains too, and a decaying learning rate: both
+// must resume exactly.
 TEST(TrainSync, TrainsEvaluatesAndResumes) {
   TempDir dir;
   const fs::path json =
       dinet::test::write_tiny_training_set(dir.path(), {.videos = 2, .clips = 8, .landmark_csvs = 2});
   const fs::path straight = dir / "straight", resumed = dir / "resumed";
-  auto r = run_dinet(sync_args(json, straight) + " --epochs 2");
+  auto r = run_dinet(sync_args(json, straight) + " --epochs 2 --decay 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("held-out accuracy"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("mean |offset|"), std::string::npos) << r.output;
@@ -45,9 +50,17 @@ TEST(TrainSync, TrainsEvaluatesAndResumes) {
   dinet::SyncNet loaded = dinet::load_syncnet(straight / "syncnet_64mouth.pth");
   EXPECT_EQ(loaded->audio_channel(), 29);
 
-  r = run_dinet(sync_args(json, resumed) + " --epochs 1");
+  std::ifstream log(straight / "train_log.jsonl");
+  std::set<double> epoch2_lr;
+  for (std::string line; std::getline(log, line);)
+    if (const auto record = nlohmann::json::parse(line); record["event"] == "step" && record["epoch"] == 2)
+      epoch2_lr.insert(record["lr"].get<double>());
+  ASSERT_EQ(epoch2_lr.size(), 1u);
+  EXPECT_NEAR(*epoch2_lr.begin(), 1e-4 * 2 / 3, 1e-12);  // the published linear decay, 1 - 1/(decay+1)
+
+  r = run_dinet(sync_args(json, resumed) + " --epochs 1 --decay 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_dinet(sync_args(json, resumed) + " --epochs 2 --resume");
+  r = run_dinet(sync_args(json, resumed) + " --epochs 2 --decay 2 --resume");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("resuming from"), std::string::npos) << r.output;
   const auto a = dinet::read_state_dict(straight / "syncnet_epoch_2.pth", {"state_dict", "net"});
@@ -59,10 +72,14 @@ TEST(TrainSync, TrainsEvaluatesAndResumes) {
 TEST(TrainSync, ClearErrors) {
   TempDir dir;
   const fs::path json = dinet::test::write_tiny_training_set(dir.path(), {.videos = 1, .clips = 3});
-  auto r = run_dinet(sync_args(json, dir / "out") + " --lip_loss -1");
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("--lip_loss"), std::string::npos) << r.output;
-  r = run_dinet(sync_args(json, dir / "out") + " --device cuda");
+  const std::pair<const char*, const char*> bad_options[] = {{"--lip_loss -1", "--lip_loss"},
+                                                             {"--epochs 2 --decay 3", "--decay"}};
+  for (const auto& [options, named] : bad_options) {
+    const auto r = run_dinet(sync_args(json, dir / "out") + " " + options);
+    EXPECT_NE(r.exit_code, 0) << options;
+    EXPECT_NE(r.output.find(named), std::string::npos) << r.output;
+  }
+  auto r = run_dinet(sync_args(json, dir / "out") + " --device cuda");
   EXPECT_NE(r.exit_code, 0);
   r = run_dinet(sync_args(json, dir / "out") + " --precision fp16");
   EXPECT_NE(r.exit_code, 0);

@@ -40,6 +40,7 @@ struct TrainRunOptions {
 struct SyncTrainOptions : TrainRunOptions {
   int64_t epochs = 30;
   double lr = 1e-4;
+  int64_t decay = 0;        // the last N epochs decay the learning rate linearly (as published)
   int64_t checkpoint = 1;   // a checkpoint every N epochs (and after the last)
   int64_t max_offset = 6;   // the evaluation scans audio offsets -K..K frames
   int64_t eval_clips = 48;  // held-out clips used for the offset scan

@@ -17,7 +17,9 @@
 #include "dinet/error.h"
 #include "dinet/train.h"
 #include "train/epoch_steps.h"
+#include "train/frame_step.h"
 #include "train/lip_shapes.h"
+#include "train/optimizer_state.h"
 #include "train/sync_eval.h"
 #include "train/train_checkpoints.h"
 
@@ -75,6 +77,7 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
   if (o.checkpoint < 1) throw Error("--checkpoint", "must be at least 1");
   if (o.max_offset < 1) throw Error("--max_offset", "must be at least 1");
   if (o.lip_loss < 0) throw Error("--lip_loss", "must be 0 or more");
+  if (o.decay < 0 || o.decay > o.epochs) throw Error("--decay", "must be between 0 and --epochs");
   RunSetup run = setup_run(o, 1, "sync");
   const bool main = run.dist.is_main();
   const bool lips = o.lip_loss > 0 && attach_lips(run.train, main);
@@ -123,6 +126,9 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
 
   std::vector<SyncEpochResult> results;
   for (int64_t epoch = meta.epoch + 1; epoch <= o.epochs; ++epoch) {
+    const double lr = o.lr * lr_factor(epoch - 1, o.epochs - o.decay, o.decay);
+    set_learning_rate(adam, lr);
+    set_learning_rate(lip_adam, lr);
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
     const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
     Prefetcher<SyncBatch> loader(shard.steps, o.workers, o.prefetch, [&](int64_t i) {
@@ -141,7 +147,7 @@ std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
     net->train();
     std::vector<LossName> columns{{"loss", "loss"}};
     if (lips) columns.push_back({"lip_loss", "lip"});
-    const EpochSteps done = run_epoch_steps(context, shard, loader, columns, {}, [&](const SyncBatch& b) {
+    const EpochSteps done = run_epoch_steps(context, shard, loader, columns, {{"lr", lr}}, [&](const SyncBatch& b) {
       at::Tensor sync_loss, lip_loss, loss;
       {
         AutocastScope autocast(run.compute);

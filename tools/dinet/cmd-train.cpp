@@ -53,6 +53,10 @@ void setup_sync(CLI::App& train) {
   add_run_options(verb, *o);
   verb->add_option("--epochs", o->epochs, "epochs to train")->capture_default_str();
   verb->add_option("--lr", o->lr, "Adam learning rate")->capture_default_str();
+  verb->add_option("--decay", o->decay,
+                   "the last N of --epochs decay the learning rate linearly, as the published frame and clip "
+                   "trainers do (0: constant)")
+      ->capture_default_str();
   verb->add_option("--checkpoint", o->checkpoint, "a checkpoint every N epochs")->capture_default_str();
   verb->add_option("--max_offset", o->max_offset,
                    "the evaluation scans audio offsets -K..K frames and reports the best one")
