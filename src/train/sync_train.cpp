@@ -49,7 +49,8 @@ void init_for_training(SyncNet& net, const TrainingSet& train, const FaceSize& f
   std::vector<SyncPair> pairs;
   for (int64_t k = 0; k < count; ++k) {
     auto rng = sample_rng(seed, 0, k - k % 2, 1);
-    pairs.push_back(draw_matched_sync_pair(train, static_cast<int32_t>((k / 2) % train.videos.size()), k % 2 == 0, rng));
+    const auto video = static_cast<int32_t>((k / 2) % train.videos.size());
+    pairs.push_back(draw_matched_sync_pair(train, video, k % 2 == 0, rng));
   }
   const SyncBatch b = make_sync_batch(train, face, pairs);
   net->standardise_activations(compute.input(b.mouths), compute.input(b.audio));
@@ -61,13 +62,13 @@ void init_for_training(SyncNet& net, const TrainingSet& train, const FaceSize& f
 // Adds the landmark CSVs' lip shapes to the training videos; false when none has them.
 bool attach_lips(TrainingSet& train, bool main) {
   const std::vector<std::string> missing = attach_lip_shapes(train);
+  const bool any = missing.size() < train.videos.size();
   if (main && !missing.empty())
     std::fprintf(stderr,
                  "dinet train sync: %zu of %zu videos have no landmark CSV in split_video_25fps_landmark_openface "
-                 "(e.g. %s)%s\n",
-                 missing.size(), train.videos.size(), missing.front().c_str(),
-                 missing.size() == train.videos.size() ? ": the lip-shape loss is off" : ": the lip-shape loss leaves them out");
-  return missing.size() < train.videos.size();
+                 "(e.g. %s): the lip-shape loss %s\n",
+                 missing.size(), train.videos.size(), missing.front().c_str(), any ? "leaves them out" : "is off");
+  return any;
 }
 
 }  // namespace
