@@ -166,14 +166,11 @@ void SyncNetImpl::standardise_activations(const at::Tensor& mouths, const at::Te
         shape[1] = -1;
         return (y - mean.view(shape)) / std.view(shape);
       };
-  conv_tap = &standardise;
-  try {
-    forward(mouths, audio);
-  } catch (...) {
-    conv_tap = nullptr;
-    throw;
-  }
-  conv_tap = nullptr;
+  struct TapScope {  // the tap is unset however forward() ends
+    explicit TapScope(const decltype(standardise)* tap) { conv_tap = tap; }
+    ~TapScope() { conv_tap = nullptr; }
+  } scope(&standardise);
+  forward(mouths, audio);
 }
 
 }  // namespace dinet

@@ -21,8 +21,8 @@ fs::path landmark_csv(const TrainingVideo& video) {
   return data / "split_video_25fps_landmark_openface" / (video.name + ".csv");
 }
 
-std::vector<std::array<float, 2>> lip_measures(const LandmarkTrack& track) {
-  std::vector<std::array<float, 2>> out(track.size(), {kUnknown, kUnknown});
+std::vector<std::array<float, kLipMeasures>> lip_measures(const LandmarkTrack& track) {
+  std::vector<std::array<float, kLipMeasures>> out(track.size(), {kUnknown, kUnknown});
   for (size_t f = 0; f < track.size(); ++f) {
     const FaceLandmarks& p = track.frames[f];
     const float nose_chin = p[8].y - p[27].y;
@@ -36,7 +36,7 @@ std::vector<std::array<float, 2>> lip_measures(const LandmarkTrack& track) {
 
 std::vector<std::string> attach_lip_shapes(TrainingSet& set) {
   std::vector<std::string> missing;
-  double sum[2] = {0, 0}, sum_sq[2] = {0, 0};
+  double sum[kLipMeasures] = {}, sum_sq[kLipMeasures] = {};
   int64_t count = 0;
   for (TrainingVideo& video : set.videos) {
     const fs::path csv = video.clips.empty() ? fs::path() : landmark_csv(video);
@@ -47,7 +47,7 @@ std::vector<std::string> attach_lip_shapes(TrainingSet& set) {
     video.lip_shape = lip_measures(read_openface_csv(csv));
     for (const auto& m : video.lip_shape) {
       if (std::isnan(m[0])) continue;
-      for (int k = 0; k < 2; ++k) {
+      for (int k = 0; k < kLipMeasures; ++k) {
         sum[k] += m[k];
         sum_sq[k] += m[k] * m[k];
       }
@@ -55,13 +55,14 @@ std::vector<std::string> attach_lip_shapes(TrainingSet& set) {
     }
   }
   if (count == 0) return missing;
+  double mean[kLipMeasures], deviation[kLipMeasures];
+  for (int k = 0; k < kLipMeasures; ++k) {
+    mean[k] = sum[k] / count;
+    deviation[k] = std::max(std::sqrt(std::max(sum_sq[k] / count - mean[k] * mean[k], 0.0)), 1e-4);
+  }
   for (TrainingVideo& video : set.videos)
     for (auto& m : video.lip_shape)
-      for (int k = 0; k < 2; ++k) {
-        const double mean = sum[k] / count;
-        const double std = std::max(std::sqrt(std::max(sum_sq[k] / count - mean * mean, 0.0)), 1e-4);
-        m[k] = static_cast<float>((m[k] - mean) / std);
-      }
+      for (int k = 0; k < kLipMeasures; ++k) m[k] = static_cast<float>((m[k] - mean[k]) / deviation[k]);
   return missing;
 }
 
