@@ -98,24 +98,6 @@ TEST(TrainFrame, TrainsCheckpointsAndResumesExactly) {
   EXPECT_NE(r.output.find("mouth_region_size 64"), std::string::npos) << r.output;
 }
 
-// --lamb_pixel adds a pixel L1 term to the generator's loss, logged per step and epoch; the
-// published recipe (its default, 0) logs no such term.
-TEST(TrainFrame, PixelLossIsOptionalAndLogged) {
-  TempDir dir;
-  const fs::path json = dinet::test::write_tiny_training_set(dir.path(), {.videos = 1});
-  auto r = run_dinet(frame_args(json, dir / "pixel") + " --end_epoch 1 --lamb_pixel 1");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find(" pixel 0."), std::string::npos) << r.output;
-  EXPECT_EQ(line_count(dir / "pixel" / "train_log.jsonl", "\"loss_pixel\""), 2);  // the step and the epoch
-  r = run_dinet(frame_args(json, dir / "published") + " --end_epoch 1");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(line_count(dir / "published" / "train_log.jsonl", "\"loss_pixel\""), 0);
-  r = run_dinet(frame_args(json, dir / "negative") + " --end_epoch 1 --lamb_pixel -1");
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("--lamb_pixel"), std::string::npos) << r.output;
-  EXPECT_FALSE(fs::exists(dir / "negative" / "train_log.jsonl"));
-}
-
 TEST(TrainFrame, CheckpointOpensInPyTorchWithThePublishedLayout) {
   DINET_REQUIRE_SHARED();
   const std::string python = dinet::test::python_with_torch();

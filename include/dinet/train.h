@@ -81,7 +81,6 @@ struct FrameTrainOptions : TrainRunOptions {
   // torchvision's vgg19-dcbb9e9d.pth, or "random" (tests, benchmarks).
   std::string vgg_weights;
   double lamb_perception = 10;
-  double lamb_pixel = 0;     // weight of a pixel L1 loss (not in the published recipe; 0: off)
   bool hflip = false;        // mirror whole samples at random (not in the published recipe)
   // Recompute the generator's encoders and decoder in the backward instead of keeping their
   // activations: less memory (mouth 256), a longer step, the same gradients.
@@ -92,7 +91,6 @@ struct FrameTrainOptions : TrainRunOptions {
 struct FrameEpochResult {
   int64_t epoch = 0;
   double loss_dI = 0, loss_gI = 0, loss_perception = 0;  // means over the epoch's steps
-  double loss_pixel = 0;                                  // 0 without --lamb_pixel
   double mouth_l1 = 0;           // generated vs target, mouth rectangle, RGB in [0,1]
   double copy_reference_l1 = 0;  // the same for the first reference frame, copied as is
   double wait_fraction = 0;

@@ -55,25 +55,18 @@ FrameLosses FrameStep::step(const FrameBatch& batch) {
 
   // (2) the generator, against the updated discriminator
   set_requires_grad(*d_, false);
-  at::Tensor loss_gan, loss_perception, loss_g;
-  double pixel = 0;
+  at::Tensor loss_gan, loss_perception;
   {
     AutocastScope autocast(compute_);
     loss_gan = lsgan(d_->forward(fake).score, true);
     loss_perception = perception_loss(vgg_, fake, target) * lamb_perception_;
-    loss_g = loss_perception + loss_gan;
-    if (lamb_pixel_ > 0) {
-      const at::Tensor loss_pixel = (fake.to(at::kFloat) - target.to(at::kFloat)).abs().mean() * lamb_pixel_;
-      loss_g = loss_g + loss_pixel;
-      pixel = loss_pixel.item<double>();
-    }
   }
   opt_g_.zero_grad();
-  scaler_.scale(loss_g).backward();
+  scaler_.scale(loss_perception + loss_gan).backward();
   dist_.all_reduce_gradients(*g_);
   scaler_.step(opt_g_);
   scaler_.update();
-  return {loss_d.item<double>(), loss_gan.item<double>(), loss_perception.item<double>(), pixel};
+  return {loss_d.item<double>(), loss_gan.item<double>(), loss_perception.item<double>()};
 }
 
 at::Tensor FrameStep::generate(const FrameBatch& batch) {

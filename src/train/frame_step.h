@@ -15,7 +15,6 @@ struct FrameLosses {
   double d = 0;           // discriminator: 0.5 (MSE(D(fake), 0) + MSE(D(real), 1))
   double g_gan = 0;       // generator's LSGAN term MSE(D(fake), 1)
   double perception = 0;  // lamb_perception x mean L1 of 5 VGG layers at 2 scales
-  double pixel = 0;       // lamb_pixel x mean L1 of the frames (0 when off)
 };
 
 // The published learning-rate factor after `scheduler_steps` epochs (get_scheduler's
@@ -37,10 +36,6 @@ class FrameStep {
   // in the discriminator (which the next iteration zeroes).
   FrameLosses step(const FrameBatch& batch);
 
-  // Adds lamb_pixel x mean |generated - target| to the generator's loss; 0 (the default) is
-  // the published recipe. A direct teacher where the perceptual loss is weak (random VGG).
-  void set_pixel_loss(double lamb_pixel) { lamb_pixel_ = lamb_pixel; }
-
   // The generator's output in eval mode (running BatchNorm statistics), without autograd.
   at::Tensor generate(const FrameBatch& batch);
 
@@ -59,7 +54,6 @@ class FrameStep {
   torch::optim::Adam opt_g_, opt_d_;
   GradScaler scaler_;
   double lamb_perception_;
-  double lamb_pixel_ = 0;
   Distributed dist_;
 };
 

@@ -18,11 +18,8 @@ using namespace dinet::train;
 
 namespace {
 
-std::vector<LossName> frame_losses(bool pixel) {
-  std::vector<LossName> names = {{"loss_dI", "dI"}, {"loss_gI", "gI"}, {"loss_perception", "perception"}};
-  if (pixel) names.push_back({"loss_pixel", "pixel"});
-  return names;
-}
+const std::vector<LossName> kFrameLosses = {
+    {"loss_dI", "dI"}, {"loss_gI", "gI"}, {"loss_perception", "perception"}};
 
 constexpr size_t kFrameMinClips = 6;  // one source clip and five reference clips
 constexpr int64_t kGridRows = 4;
@@ -46,7 +43,6 @@ std::vector<FrameBatch> evaluation_batches(const TrainingSet& set, const FaceSiz
 std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
   if (o.checkpoint < 1) throw Error("--checkpoint", "must be at least 1");
   if (o.non_decay < 0 || o.decay < 0) throw Error("--non_decay/--decay", "must not be negative");
-  if (o.lamb_pixel < 0) throw Error("--lamb_pixel", "must not be negative");
   if (o.coarse2fine && o.coarse_model_path.empty())
     throw Error("--coarse2fine", "needs --coarse_model_path (the previous stage's checkpoint)");
   check_vgg_weights_option(o.vgg_weights);
@@ -61,8 +57,6 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
                     o.coarse_model_path.string());
   generator->set_gradient_checkpointing(o.gradient_checkpointing);
   FrameStep step(generator, Discriminator(3), vgg, run.compute, o.lr_g, o.lr_dI, o.lamb_perception, run.dist);
-  step.set_pixel_loss(o.lamb_pixel);
-  const bool pixel = o.lamb_pixel > 0;
   const bool main = run.dist.is_main();
 
   CheckpointMeta meta{"frame", o.mouth_region_size, train.audio, o.start_epoch - 1, 0, o.seed};
@@ -88,7 +82,6 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
   start["first_epoch"] = meta.epoch + 1;
   start["last_epoch"] = last_epoch;
   start["gradient_checkpointing"] = o.gradient_checkpointing;
-  start["lamb_pixel"] = o.lamb_pixel;
   log.write(start);
   const std::vector<FrameBatch> eval_batches =
       evaluation_batches(eval_set, run.face, std::max<int64_t>(o.eval_samples, 1), o.batch_size, seed);
@@ -105,19 +98,15 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
                               shard.first(i), o.hflip);
     });
     const EpochContext context{run.dist, log, epoch, last_epoch, o.show_progress, "samples"};
-    const EpochSteps done =
-        run_epoch_steps(context, shard, loader, frame_losses(pixel), {{"lr_g", o.lr_g * factor}},
-                        [&](const FrameBatch& batch) {
-                          const FrameLosses l = step.step(batch);
-                          std::vector<double> values{l.d, l.g_gan, l.perception};
-                          if (pixel) values.push_back(l.pixel);
-                          return values;
-                        });
+    const EpochSteps done = run_epoch_steps(context, shard, loader, kFrameLosses, {{"lr_g", o.lr_g * factor}},
+                                            [&](const FrameBatch& batch) {
+                                              const FrameLosses l = step.step(batch);
+                                              return std::vector<double>{l.d, l.g_gan, l.perception};
+                                            });
     FrameEpochResult r{epoch};
     r.loss_dI = done.mean[0];
     r.loss_gI = done.mean[1];
     r.loss_perception = done.mean[2];
-    if (pixel) r.loss_pixel = done.mean[3];
     ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
     meta.epoch = epoch;
 
@@ -153,20 +142,15 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
       save_frame_checkpoint(o.result_path / ("netG_model_epoch_" + std::to_string(epoch) + ".pth"), step, meta,
                             o.lr_g, o.lr_dI);
     }
-    nlohmann::json record = {{"event", "epoch"}, {"epoch", epoch}, {"loss_dI", r.loss_dI}, {"loss_gI", r.loss_gI},
-                             {"loss_perception", r.loss_perception}, {"mouth_l1", r.mouth_l1},
-                             {"copy_reference_l1", r.copy_reference_l1}, {"samples_per_s", r.samples_per_second},
-                             {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds},
-                             {"checkpoint", epoch % o.checkpoint == 0}};
-    if (pixel) record["loss_pixel"] = r.loss_pixel;
-    log.write(record);
-    char pixel_text[32] = "";
-    if (pixel) std::snprintf(pixel_text, sizeof pixel_text, " pixel %.4f", r.loss_pixel);
+    log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss_dI", r.loss_dI}, {"loss_gI", r.loss_gI},
+               {"loss_perception", r.loss_perception}, {"mouth_l1", r.mouth_l1},
+               {"copy_reference_l1", r.copy_reference_l1}, {"samples_per_s", r.samples_per_second},
+               {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds},
+               {"checkpoint", epoch % o.checkpoint == 0}});
     std::fprintf(stderr,
-                 "epoch %lld: dI %.4f gI %.4f perception %.4f%s | mouth L1 %.4f (copy a reference: %.4f) | "
+                 "epoch %lld: dI %.4f gI %.4f perception %.4f | mouth L1 %.4f (copy a reference: %.4f) | "
                  "%.2f samples/s, waited on data %.1f%% of the time\n",
-                 static_cast<long long>(epoch), r.loss_dI, r.loss_gI, r.loss_perception,
-                 pixel_text, r.mouth_l1,
+                 static_cast<long long>(epoch), r.loss_dI, r.loss_gI, r.loss_perception, r.mouth_l1,
                  r.copy_reference_l1, r.samples_per_second, 100 * r.wait_fraction);
   }
   return results;

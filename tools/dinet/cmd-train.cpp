@@ -89,9 +89,6 @@ void setup_frame(CLI::App& train) {
   verb->add_option("--vgg_weights", o->vgg_weights,
                    "torchvision's vgg19-dcbb9e9d.pth for the perceptual loss, or 'random' (tests only)");
   verb->add_option("--lamb_perception", o->lamb_perception, "weight of the perceptual loss")->capture_default_str();
-  verb->add_option("--lamb_pixel", o->lamb_pixel,
-                   "weight of a pixel L1 loss, generated vs target frame (not in the published recipe; 0: off)")
-      ->capture_default_str();
   verb->add_flag("--hflip", o->hflip, "mirror half of the samples (not in the published recipe)");
   add_gradient_checkpointing_flag(verb, o->gradient_checkpointing);
   verb->add_option("--eval_samples", o->eval_samples, "fixed samples for the per-epoch mouth L1 and picture")
