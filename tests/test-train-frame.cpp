@@ -98,6 +98,18 @@ TEST(TrainFrame, TrainsCheckpointsAndResumesExactly) {
   EXPECT_NE(r.output.find("mouth_region_size 64"), std::string::npos) << r.output;
 }
 
+// With data held out, each epoch reports the mouth L1 on it and on the trained-on data.
+TEST(TrainFrame, EvaluatesHeldOutAndTrainedOn) {
+  TempDir dir;
+  const fs::path json = dinet::test::write_tiny_training_set(dir.path(), {.videos = 1, .clips = 24});
+  // Fewer than 4 videos: the last quarter of the clips is held out (6, as the stage needs).
+  const auto r = run_dinet(frame_args(json, dir / "out") + " --end_epoch 1 --holdout 0.25 --bn_batches 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("mouth L1 held out"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("trained on"), std::string::npos) << r.output;
+  EXPECT_EQ(line_count(dir / "out" / "train_log.jsonl", "\"trained_mouth_l1\""), 1);
+}
+
 TEST(TrainFrame, CheckpointOpensInPyTorchWithThePublishedLayout) {
   DINET_REQUIRE_SHARED();
   const std::string python = dinet::test::python_with_torch();

@@ -1,6 +1,6 @@
 // The training step and its state: our frame step gives the published step's gradients,
-// the published learning-rate schedule, loss scaling, and optimizer state that survives a
-// save and load.
+// the published learning-rate schedule, loss scaling, optimizer state that survives a save
+// and load, and BatchNorm statistics re-estimated from the current weights.
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
@@ -9,7 +9,9 @@
 #include "dinet/error.h"
 #include "dinet/networks.h"
 #include "dinet/torch_file.h"
+#include "model/blocks.h"
 #include "test_support.h"
+#include "train/batchnorm_statistics.h"
 #include "train/frame_step.h"
 #include "train/optimizer_state.h"
 
@@ -116,6 +118,31 @@ TEST(FrameStep, ChannelsLastTrainsTheSame) {
   // generator gradients reach cosine 0.99993 contiguous and 0.9988 channels-last.
   expect_same_gradients(nhwc.optimizer_g(), plain.optimizer_g(), "generator", 0.995);
   expect_same_gradients(nhwc.optimizer_d(), plain.optimizer_d(), "discriminator");
+}
+
+// Re-estimated statistics are the plain average of the batches' own (unbiased variance, as
+// BatchNorm keeps it), whatever was there before; the layers keep their momentum.
+TEST(BatchNormStatistics, PlainAverageOfTheBatches) {
+  torch::manual_seed(5);
+  dinet::blocks::Norm norm(4);
+  torch::nn::Sequential network(norm);
+  norm->running_mean.fill_(7);
+  norm->running_var.fill_(9);
+  std::vector<at::Tensor> batches;
+  for (int k = 0; k < 3; ++k) batches.push_back(torch::randn({5, 4, 3, 2}) * (k + 1) + k);
+  network->train();
+  estimate_batchnorm_statistics(*network, 3, [&](int64_t k) {
+    torch::NoGradGuard no_grad;
+    network->forward(batches[k]);
+  });
+  at::Tensor mean = torch::zeros({4}), var = torch::zeros({4});
+  for (const at::Tensor& x : batches) {
+    mean += x.mean({0, 2, 3}) / 3;
+    var += x.var({0, 2, 3}, /*unbiased=*/true) / 3;
+  }
+  EXPECT_TRUE(torch::allclose(norm->running_mean, mean, 1e-5, 1e-6)) << norm->running_mean << mean;
+  EXPECT_TRUE(torch::allclose(norm->running_var, var, 1e-5, 1e-6)) << norm->running_var << var;
+  EXPECT_DOUBLE_EQ(norm->momentum, 0.1);
 }
 
 TEST(Schedule, PublishedLambda) {

@@ -86,6 +86,10 @@ struct FrameTrainOptions : TrainRunOptions {
   // activations: less memory (mouth 256), a longer step, the same gradients.
   bool gradient_checkpointing = false;
   int64_t eval_samples = 32; // fixed samples for the per-epoch mouth L1 and the PNG grid
+  // Before each epoch's evaluation and checkpoint, the generator's running BatchNorm
+  // statistics are re-estimated as the plain average over this many of the epoch's training
+  // batches (train/batchnorm_statistics.h); 0 keeps training's running averages, as published.
+  int64_t bn_batches = 25;
 };
 
 struct FrameEpochResult {
@@ -93,6 +97,9 @@ struct FrameEpochResult {
   double loss_dI = 0, loss_gI = 0, loss_perception = 0;  // means over the epoch's steps
   double mouth_l1 = 0;           // generated vs target, mouth rectangle, RGB in [0,1]
   double copy_reference_l1 = 0;  // the same for the first reference frame, copied as is
+  // The same two on fixed samples of the trained-on data, when --holdout keeps some out
+  // (mouth_l1 and copy_reference_l1 are then the held-out ones); -1 without --holdout.
+  double trained_mouth_l1 = -1, trained_copy_reference_l1 = -1;
   double wait_fraction = 0;
   double samples_per_second = 0;
 };
@@ -123,6 +130,10 @@ struct ClipTrainOptions : TrainRunOptions {
   double lamb_syncnet_perception = 0.1;
   bool gradient_checkpointing = false;  // as FrameTrainOptions
   int64_t eval_samples = 4;  // fixed clips for the per-epoch mouth L1, sync score and PNG grid
+  // Before each epoch's evaluation and checkpoint, the generator's running BatchNorm
+  // statistics are re-estimated as the plain average over this many of the epoch's training
+  // batches (train/batchnorm_statistics.h); 0 keeps training's running averages, as published.
+  int64_t bn_batches = 25;
 };
 
 struct ClipEpochResult {

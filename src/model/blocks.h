@@ -26,7 +26,10 @@ class NormImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
   at::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
-  const double eps, momentum;
+  const double eps;
+  // Weight of each batch in the running statistics; re-estimating them as a plain average
+  // (train/batchnorm_statistics.cpp) sets it to 1/k for the k-th batch.
+  double momentum;
   std::function<at::Tensor(NormImpl&, const at::Tensor&)> train_forward;
 };
 TORCH_MODULE(Norm);

@@ -85,6 +85,13 @@ ClipLosses ClipStep::step(const ClipBatch& batch) {
           loss_gV.item<double>(), loss_perception.item<double>(), loss_sync.item<double>()};
 }
 
+void ClipStep::forward_for_statistics(const ClipBatch& batch) {
+  torch::NoGradGuard no_grad;
+  g_->train();
+  AutocastScope autocast(compute_);
+  g_->forward(compute_.input(batch.masked), compute_.input(batch.references), compute_.input(batch.audio));
+}
+
 at::Tensor ClipStep::generate(const ClipBatch& batch) {
   torch::NoGradGuard no_grad;
   g_->eval();

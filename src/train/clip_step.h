@@ -47,6 +47,10 @@ class ClipStep {
   // SyncNet's mean score per clip of (5B,3,H,W) frames against the batch's clip audio: (B,).
   at::Tensor sync_scores(const at::Tensor& frames, const ClipBatch& batch);
 
+  // A train-mode forward of the generator without autograd: it changes nothing but the
+  // generator's running BatchNorm statistics (estimate_batchnorm_statistics).
+  void forward_for_statistics(const ClipBatch& batch);
+
   DINet& generator() { return g_; }
   Discriminator& frame_discriminator() { return d_frame_; }
   Discriminator& clip_discriminator() { return d_clip_; }

@@ -6,12 +6,12 @@
 
 #include "dinet/error.h"
 #include "dinet/train.h"
+#include "train/batchnorm_statistics.h"
 #include "train/clip_checkpoints.h"
 #include "train/clip_samples.h"
 #include "train/clip_step.h"
 #include "train/epoch_steps.h"
 #include "train/frame_step.h"
-#include "train/gan_losses.h"
 #include "train/gan_losses.h"
 #include "train/optimizer_state.h"
 
@@ -117,10 +117,11 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     set_learning_rate(step.optimizer_dV(), lr_dV * factor);
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
     const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
-    Prefetcher<ClipBatch> loader(shard.steps, o.workers, o.prefetch, [&](int64_t i) {
+    const auto load = [&](int64_t i) {
       return make_clip_batch(train, run.face, std::span(plan).subspan(shard.first(i), o.batch_size), seed, epoch,
                              shard.first(i));
-    });
+    };
+    Prefetcher<ClipBatch> loader(shard.steps, o.workers, o.prefetch, load);
     const EpochContext context{run.dist, log, epoch, last_epoch, o.show_progress, "clips"};
     const EpochSteps done = run_epoch_steps(context, shard, loader, kClipLosses, {{"lr_g", o.lr_g * factor}},
                                             [&](const ClipBatch& batch) {
@@ -138,6 +139,14 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
     meta.epoch = epoch;
 
+    // Evaluation and checkpoint with statistics of the weights as they are now (as the frame
+    // stage: every rank takes the same number of its own batches).
+    const int64_t statistics_batches = std::min(o.bn_batches, shard.steps);
+    if (statistics_batches > 0) {
+      Prefetcher<ClipBatch> again(statistics_batches, o.workers, o.prefetch, load);
+      estimate_batchnorm_statistics(*step.generator(), statistics_batches,
+                                    [&](int64_t) { step.forward_for_statistics(*again.next()); });
+    }
     // The evaluation batches split between the ranks (rank 0 has the first, for the picture);
     // ratios of the means over the ranks are ratios of the sums.
     double generated_l1 = 0, copy_l1 = 0, sync_generated = 0, sync_real = 0, frames = 0, clips = 0;

@@ -69,6 +69,13 @@ FrameLosses FrameStep::step(const FrameBatch& batch) {
   return {loss_d.item<double>(), loss_gan.item<double>(), loss_perception.item<double>()};
 }
 
+void FrameStep::forward_for_statistics(const FrameBatch& batch) {
+  torch::NoGradGuard no_grad;
+  g_->train();
+  AutocastScope autocast(compute_);
+  g_->forward(compute_.input(batch.masked), compute_.input(batch.references), compute_.input(batch.audio));
+}
+
 at::Tensor FrameStep::generate(const FrameBatch& batch) {
   torch::NoGradGuard no_grad;
   g_->eval();

@@ -39,6 +39,10 @@ class FrameStep {
   // The generator's output in eval mode (running BatchNorm statistics), without autograd.
   at::Tensor generate(const FrameBatch& batch);
 
+  // A train-mode forward of the generator without autograd: it changes nothing but the
+  // generator's running BatchNorm statistics (estimate_batchnorm_statistics).
+  void forward_for_statistics(const FrameBatch& batch);
+
   DINet& generator() { return g_; }
   Discriminator& discriminator() { return d_; }
   torch::optim::Adam& optimizer_g() { return opt_g_; }

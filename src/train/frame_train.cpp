@@ -6,6 +6,7 @@
 #include "dinet/checkpoint.h"
 #include "dinet/error.h"
 #include "dinet/train.h"
+#include "train/batchnorm_statistics.h"
 #include "train/epoch_steps.h"
 #include "train/frame_step.h"
 #include "train/gan_losses.h"
@@ -36,6 +37,28 @@ std::vector<FrameBatch> evaluation_batches(const TrainingSet& set, const FaceSiz
                                        /*hflip=*/false));
   }
   return batches;
+}
+
+struct MouthL1 {
+  double generated = 0, copy = 0;  // the generator's; copying the first reference frame
+};
+
+// Mouth L1 over fixed batches split between the ranks; rank 0 has the first batch, and its
+// generated frames go to `first_generated` (for the picture).
+MouthL1 evaluate(FrameStep& step, const std::vector<FrameBatch>& batches, const RunSetup& run,
+                 at::Tensor* first_generated = nullptr) {
+  double generated = 0, copy = 0, counted = 0;
+  for (size_t k = run.dist.rank(); k < batches.size(); k += run.dist.world_size()) {
+    const FrameBatch& b = batches[k];
+    const at::Tensor out = step.generate(b);
+    if (first_generated && !first_generated->defined()) *first_generated = out;
+    generated += mouth_l1(out, b.target, run.face) * b.size();
+    copy += mouth_l1(b.references.narrow(1, 0, 3), b.target, run.face) * b.size();
+    counted += b.size();
+  }
+  // Ratios of the means over the ranks are ratios of the sums.
+  const std::vector<double> mean = mean_over_ranks(run.dist, {generated, copy, counted});
+  return {mean[0] / mean[2], mean[1] / mean[2]};
 }
 
 }  // namespace
@@ -83,8 +106,13 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
   start["last_epoch"] = last_epoch;
   start["gradient_checkpointing"] = o.gradient_checkpointing;
   log.write(start);
-  const std::vector<FrameBatch> eval_batches =
-      evaluation_batches(eval_set, run.face, std::max<int64_t>(o.eval_samples, 1), o.batch_size, seed);
+  const int64_t eval_samples = std::max<int64_t>(o.eval_samples, 1);
+  const std::vector<FrameBatch> eval_batches = evaluation_batches(eval_set, run.face, eval_samples, o.batch_size, seed);
+  // With data held out, the trained-on data is evaluated too: the gap says how far the
+  // generator carries to faces it has not seen (docs/training.md).
+  const std::vector<FrameBatch> trained_batches =
+      run.heldout.videos.empty() ? std::vector<FrameBatch>{}
+                                 : evaluation_batches(train, run.face, eval_samples, o.batch_size, seed);
 
   std::vector<FrameEpochResult> results;
   for (int64_t epoch = meta.epoch + 1; epoch <= last_epoch; ++epoch) {
@@ -93,10 +121,11 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
     set_learning_rate(step.optimizer_d(), o.lr_dI * factor);
     const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
     const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
-    Prefetcher<FrameBatch> loader(shard.steps, o.workers, o.prefetch, [&](int64_t i) {
+    const auto load = [&](int64_t i) {
       return make_frame_batch(train, run.face, std::span(plan).subspan(shard.first(i), o.batch_size), seed, epoch,
                               shard.first(i), o.hflip);
-    });
+    };
+    Prefetcher<FrameBatch> loader(shard.steps, o.workers, o.prefetch, load);
     const EpochContext context{run.dist, log, epoch, last_epoch, o.show_progress, "samples"};
     const EpochSteps done = run_epoch_steps(context, shard, loader, kFrameLosses, {{"lr_g", o.lr_g * factor}},
                                             [&](const FrameBatch& batch) {
@@ -110,21 +139,23 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
     ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
     meta.epoch = epoch;
 
-    // The evaluation batches split between the ranks (rank 0 has the first, for the picture).
-    double generated_l1 = 0, copy_l1 = 0, counted = 0;
-    at::Tensor first_generated;
-    for (size_t k = run.dist.rank(); k < eval_batches.size(); k += run.dist.world_size()) {
-      const FrameBatch& b = eval_batches[k];
-      const at::Tensor generated = step.generate(b);
-      if (!first_generated.defined()) first_generated = generated;
-      generated_l1 += mouth_l1(generated, b.target, run.face) * b.size();
-      copy_l1 += mouth_l1(b.references.narrow(1, 0, 3), b.target, run.face) * b.size();
-      counted += b.size();
+    // Evaluation and checkpoint with statistics of the weights as they are now (every rank
+    // takes the same number of its own batches: the synchronized BatchNorm meets in each).
+    const int64_t statistics_batches = std::min(o.bn_batches, shard.steps);
+    if (statistics_batches > 0) {
+      Prefetcher<FrameBatch> again(statistics_batches, o.workers, o.prefetch, load);
+      estimate_batchnorm_statistics(*step.generator(), statistics_batches,
+                                    [&](int64_t) { step.forward_for_statistics(*again.next()); });
     }
-    // Ratios of the means over the ranks are ratios of the sums.
-    const std::vector<double> mean = mean_over_ranks(run.dist, {generated_l1, copy_l1, counted});
-    r.mouth_l1 = mean[0] / mean[2];
-    r.copy_reference_l1 = mean[1] / mean[2];
+    at::Tensor first_generated;
+    const MouthL1 l1 = evaluate(step, eval_batches, run, &first_generated);
+    r.mouth_l1 = l1.generated;
+    r.copy_reference_l1 = l1.copy;
+    if (!trained_batches.empty()) {
+      const MouthL1 trained = evaluate(step, trained_batches, run);
+      r.trained_mouth_l1 = trained.generated;
+      r.trained_copy_reference_l1 = trained.copy;
+    }
     r.wait_fraction = done.wait_fraction;
     r.samples_per_second = shard.steps * shard.global_batch() / std::max(done.seconds, 1e-9);
     results.push_back(r);
@@ -142,16 +173,27 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
       save_frame_checkpoint(o.result_path / ("netG_model_epoch_" + std::to_string(epoch) + ".pth"), step, meta,
                             o.lr_g, o.lr_dI);
     }
-    log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss_dI", r.loss_dI}, {"loss_gI", r.loss_gI},
-               {"loss_perception", r.loss_perception}, {"mouth_l1", r.mouth_l1},
-               {"copy_reference_l1", r.copy_reference_l1}, {"samples_per_s", r.samples_per_second},
-               {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds},
-               {"checkpoint", epoch % o.checkpoint == 0}});
+    nlohmann::json record = {{"event", "epoch"}, {"epoch", epoch}, {"loss_dI", r.loss_dI}, {"loss_gI", r.loss_gI},
+                             {"loss_perception", r.loss_perception}, {"mouth_l1", r.mouth_l1},
+                             {"copy_reference_l1", r.copy_reference_l1}, {"samples_per_s", r.samples_per_second},
+                             {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds},
+                             {"checkpoint", epoch % o.checkpoint == 0}};
+    std::string trained_l1;
+    if (!trained_batches.empty()) {
+      record["trained_mouth_l1"] = r.trained_mouth_l1;
+      record["trained_copy_reference_l1"] = r.trained_copy_reference_l1;
+      char text[96];
+      std::snprintf(text, sizeof text, "; trained on %.4f (copy: %.4f)", r.trained_mouth_l1,
+                    r.trained_copy_reference_l1);
+      trained_l1 = text;
+    }
+    log.write(record);
     std::fprintf(stderr,
-                 "epoch %lld: dI %.4f gI %.4f perception %.4f | mouth L1 %.4f (copy a reference: %.4f) | "
+                 "epoch %lld: dI %.4f gI %.4f perception %.4f | mouth L1 %s%.4f (copy a reference: %.4f)%s | "
                  "%.2f samples/s, waited on data %.1f%% of the time\n",
-                 static_cast<long long>(epoch), r.loss_dI, r.loss_gI, r.loss_perception, r.mouth_l1,
-                 r.copy_reference_l1, r.samples_per_second, 100 * r.wait_fraction);
+                 static_cast<long long>(epoch), r.loss_dI, r.loss_gI, r.loss_perception,
+                 trained_batches.empty() ? "" : "held out ", r.mouth_l1, r.copy_reference_l1,
+                 trained_l1.c_str(), r.samples_per_second, 100 * r.wait_fraction);
   }
   return results;
 }

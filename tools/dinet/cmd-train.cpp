@@ -45,6 +45,14 @@ void add_gradient_checkpointing_flag(CLI::App* verb, bool& on) {
                  "activations: less memory for a longer step, the same gradients (docs/training.md, Memory)");
 }
 
+void add_bn_batches_option(CLI::App* verb, int64_t& batches) {
+  verb->add_option("--bn_batches", batches,
+                   "before each epoch's evaluation and checkpoint, re-estimate the generator's BatchNorm running "
+                   "statistics on this many of the epoch's batches (0: keep training's running averages, as "
+                   "published)")
+      ->capture_default_str();
+}
+
 void setup_sync(CLI::App& train) {
   auto o = std::make_shared<SyncTrainOptions>();
   auto* verb = train.add_subcommand(
@@ -91,6 +99,7 @@ void setup_frame(CLI::App& train) {
   verb->add_option("--lamb_perception", o->lamb_perception, "weight of the perceptual loss")->capture_default_str();
   verb->add_flag("--hflip", o->hflip, "mirror half of the samples (not in the published recipe)");
   add_gradient_checkpointing_flag(verb, o->gradient_checkpointing);
+  add_bn_batches_option(verb, o->bn_batches);
   verb->add_option("--eval_samples", o->eval_samples, "fixed samples for the per-epoch mouth L1 and picture")
       ->capture_default_str();
   verb->callback([o] { train_frame(*o); });
@@ -127,6 +136,7 @@ void setup_clip(CLI::App& train) {
   verb->add_option("--lamb_syncnet_perception", o->lamb_syncnet_perception, "weight of the sync loss")
       ->capture_default_str();
   add_gradient_checkpointing_flag(verb, o->gradient_checkpointing);
+  add_bn_batches_option(verb, o->bn_batches);
   verb->add_option("--eval_samples", o->eval_samples,
                    "fixed clips for the per-epoch mouth L1, SyncNet score and picture")
       ->capture_default_str();
