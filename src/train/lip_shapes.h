@@ -18,8 +18,6 @@
 
 namespace dinet::train {
 
-inline constexpr int kLipMeasures = 2;  // opening, width
-
 // Reads <data>/split_video_25fps_landmark_openface/<video>.csv for every video, where <data>
 // is the folder above split_video_25fps_crop_face, and sets TrainingVideo::lip_shape,
 // standardised over the whole set. Videos without a CSV keep an empty one. Returns the

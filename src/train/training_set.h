@@ -26,6 +26,8 @@ struct TrainingClip {
   int64_t first_row = 0;    // its 9 feature rows in TrainingVideo::features
 };
 
+inline constexpr int kLipMeasures = 2;  // lip opening and width (lip_shapes.h)
+
 struct TrainingVideo {
   std::string name;
   std::vector<TrainingClip> clips;
@@ -34,7 +36,7 @@ struct TrainingVideo {
   std::unordered_map<int64_t, int64_t> row_of_frame;
   // Per video frame: lip opening and width, standardised (lip_shapes.h); NaN where the face
   // was not found. Empty unless the sync trainer attached them.
-  std::vector<std::array<float, 2>> lip_shape;
+  std::vector<std::array<float, kLipMeasures>> lip_shape;
 
   // Feature rows of `count` consecutive video frames from `first_frame`, (count, C); nullopt
   // when any of those frames is not in a clip.
