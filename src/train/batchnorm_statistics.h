@@ -12,9 +12,10 @@
 
 namespace dinet::train {
 
-// Resets the running statistics of every BatchNorm in `network`, then calls `forward(k)` for
-// k = 0 .. batches-1, which must run one train-mode forward without autograd; the running
-// statistics end as the plain average of those batches' statistics (PyTorch's momentum=None).
+// Calls `forward(k)` for k = 0 .. batches-1, which must run one train-mode forward without
+// autograd, with every BatchNorm of `network` at momentum 1/(k+1): the running statistics end
+// as the plain average of those batches' statistics (PyTorch's momentum=None), whatever they
+// were before. The layers get their own momentum back.
 // Under synchronized BatchNorm each forward takes the statistics of the global batch, so
 // every rank must make the same number of calls and ends with the same statistics.
 void estimate_batchnorm_statistics(torch::nn::Module& network, int64_t batches,
