@@ -6,7 +6,6 @@
 
 #include "dinet/error.h"
 #include "dinet/train.h"
-#include "train/batchnorm_statistics.h"
 #include "train/clip_checkpoints.h"
 #include "train/clip_samples.h"
 #include "train/clip_step.h"
@@ -139,14 +138,8 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
     ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
     meta.epoch = epoch;
 
-    // Evaluation and checkpoint with statistics of the weights as they are now (as the frame
-    // stage: every rank takes the same number of its own batches).
-    const int64_t statistics_batches = std::min(o.bn_batches, shard.steps);
-    if (statistics_batches > 0) {
-      Prefetcher<ClipBatch> again(statistics_batches, o.workers, o.prefetch, load);
-      estimate_batchnorm_statistics(*step.generator(), statistics_batches,
-                                    [&](int64_t) { step.forward_for_statistics(*again.next()); });
-    }
+    // Evaluation and checkpoint with statistics of the weights as they are now.
+    estimate_generator_statistics(step, std::min(o.bn_batches, shard.steps), o.workers, o.prefetch, load);
     // The evaluation batches split between the ranks (rank 0 has the first, for the picture);
     // ratios of the means over the ranks are ratios of the sums.
     double generated_l1 = 0, copy_l1 = 0, sync_generated = 0, sync_real = 0, frames = 0, clips = 0;

@@ -1,7 +1,8 @@
 // The loop over one epoch's training steps that every trainer runs: batches from the
 // prefetching loader, the trainer's step, its losses averaged over the ranks, one `step`
 // record per step in train_log.jsonl, and the progress bar with the time spent waiting for
-// data (which shows whether the network ever waits on loading).
+// data (which shows whether the network ever waits on loading); and after it, the
+// generator's BatchNorm statistics re-estimated for the evaluation and checkpoint.
 #pragma once
 
 #include <algorithm>
@@ -9,9 +10,11 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "dinet/progress.h"
+#include "train/batchnorm_statistics.h"
 #include "train/prefetcher.h"
 #include "train/run_setup.h"
 
@@ -77,6 +80,18 @@ EpochSteps run_epoch_steps(const EpochContext& c, const EpochShard& shard, Prefe
   if (progress) progress->finish();
   out.wait_fraction = loader.wait_seconds() / std::max(out.seconds, 1e-9);
   return out;
+}
+
+// Before an epoch's evaluation and checkpoint: the generator's BatchNorm statistics
+// re-estimated on the first `batches` of the epoch's batches, loaded again by `load(i)` and
+// run by `step.forward_for_statistics`. Every rank takes the same number of its own batches:
+// the synchronized BatchNorm meets in each.
+template <class Step, class Load>
+void estimate_generator_statistics(Step& step, int64_t batches, int workers, int prefetch, const Load& load) {
+  if (batches < 1) return;
+  Prefetcher<std::invoke_result_t<const Load&, int64_t>> loader(batches, workers, prefetch, load);
+  estimate_batchnorm_statistics(*step.generator(), batches,
+                                [&](int64_t) { step.forward_for_statistics(*loader.next()); });
 }
 
 }  // namespace dinet::train

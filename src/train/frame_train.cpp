@@ -6,7 +6,6 @@
 #include "dinet/checkpoint.h"
 #include "dinet/error.h"
 #include "dinet/train.h"
-#include "train/batchnorm_statistics.h"
 #include "train/epoch_steps.h"
 #include "train/frame_step.h"
 #include "train/gan_losses.h"
@@ -139,14 +138,8 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
     ++meta.scheduler_steps;  // the published update_learning_rate after every epoch
     meta.epoch = epoch;
 
-    // Evaluation and checkpoint with statistics of the weights as they are now (every rank
-    // takes the same number of its own batches: the synchronized BatchNorm meets in each).
-    const int64_t statistics_batches = std::min(o.bn_batches, shard.steps);
-    if (statistics_batches > 0) {
-      Prefetcher<FrameBatch> again(statistics_batches, o.workers, o.prefetch, load);
-      estimate_batchnorm_statistics(*step.generator(), statistics_batches,
-                                    [&](int64_t) { step.forward_for_statistics(*again.next()); });
-    }
+    // Evaluation and checkpoint with statistics of the weights as they are now.
+    estimate_generator_statistics(step, std::min(o.bn_batches, shard.steps), o.workers, o.prefetch, load);
     at::Tensor first_generated;
     const MouthL1 l1 = evaluate(step, eval_batches, run, &first_generated);
     r.mouth_l1 = l1.generated;
