@@ -3,6 +3,7 @@
 // so a wrong field number would show), run through dinet::DeepSpeech and through a plain-loop
 // reading of reference section 2.1 in double precision.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,6 @@
 // The synthetic talking-face data set: speech-driven mouth, exact landmarks, published
 // layout, determinism, and files the rest of the pipeline can read.
+#include <ATen/ATen.h>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>

@@ -29,7 +29,9 @@ Conv1dAsLinear conv1d(torch::nn::Module& net, const std::string& conv, const std
   c.weight = weight.reshape({weight.size(0), -1}).contiguous();
   c.bias = bias;
   c.stride = module->options.stride()->at(0);
-  const auto* padding = c10::get_if<torch::ExpandingArray<1>>(&module->options.padding());
+  // Unqualified: found by argument-dependent lookup as c10::get_if (LibTorch 1, c10::variant)
+  // or std::get_if (LibTorch 2, std::variant).
+  const auto* padding = get_if<torch::ExpandingArray<1>>(&module->options.padding());
   if (!padding) throw Error("DINet generator: " + conv + " has no numeric padding");
   c.padding = (*padding)->at(0);
   return c;

@@ -35,7 +35,9 @@ Conv placed(at::Tensor weight, at::Tensor bias, int64_t stride, int64_t padding,
 Conv raw_conv(torch::nn::Conv2dImpl& conv) {
   const auto& o = conv.options;
   const auto stride = o.stride()->at(0);
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  // Unqualified: found by argument-dependent lookup as c10::get_if (LibTorch 1, c10::variant)
+  // or std::get_if (LibTorch 2, std::variant).
+  const auto* padding = get_if<torch::ExpandingArray<2>>(&o.padding());
   if (!padding || o.stride()->at(1) != stride || (*padding)->at(0) != (*padding)->at(1))
     throw Error("DINet generator: expected square strides and paddings");
   Conv c;

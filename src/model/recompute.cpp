@@ -1,8 +1,9 @@
 #include "model/recompute.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
+
+#include "model/autocast_flags.h"
 
 namespace dinet {
 namespace {
@@ -12,14 +13,14 @@ struct AutocastState {
   at::ScalarType cpu_dtype = at::kBFloat16, gpu_dtype = at::kHalf;
 
   static AutocastState current() {
-    return {at::autocast::is_cpu_enabled(), at::autocast::is_enabled(),
-            at::autocast::get_autocast_cpu_dtype(), at::autocast::get_autocast_gpu_dtype()};
+    return {autocast::enabled(c10::kCPU), autocast::enabled(c10::kCUDA), autocast::dtype(c10::kCPU),
+            autocast::dtype(c10::kCUDA)};
   }
   void set() const {
-    at::autocast::set_cpu_enabled(cpu);
-    at::autocast::set_enabled(gpu);
-    at::autocast::set_autocast_cpu_dtype(cpu_dtype);
-    at::autocast::set_autocast_gpu_dtype(gpu_dtype);
+    autocast::set_enabled(c10::kCPU, cpu);
+    autocast::set_enabled(c10::kCUDA, gpu);
+    autocast::set_dtype(c10::kCPU, cpu_dtype);
+    autocast::set_dtype(c10::kCUDA, gpu_dtype);
   }
 };
 

@@ -1,12 +1,12 @@
 #include "train/compute.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "dinet/error.h"
+#include "model/autocast_flags.h"
 
 namespace dinet::train {
 namespace {
@@ -68,17 +68,11 @@ AutocastScope::AutocastScope(const Compute& compute) {
   active_ = true;
   cuda_ = compute.device.is_cuda();
   const at::ScalarType dtype = compute.precision == "bf16" ? at::kBFloat16 : at::kHalf;
-  if (cuda_) {
-    previous_enabled_ = at::autocast::is_enabled();
-    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-  } else {
-    previous_enabled_ = at::autocast::is_cpu_enabled();
-    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(dtype);
-  }
+  const c10::DeviceType device = cuda_ ? c10::kCUDA : c10::kCPU;
+  previous_enabled_ = autocast::enabled(device);
+  previous_dtype_ = autocast::dtype(device);
+  autocast::set_enabled(device, true);
+  autocast::set_dtype(device, dtype);
   at::autocast::increment_nesting();
 }
 
@@ -86,13 +80,9 @@ AutocastScope::~AutocastScope() {
   if (!active_) return;
   // Cast weights are cached for the scope; the optimizer changes them before the next one.
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  if (cuda_) {
-    at::autocast::set_enabled(previous_enabled_);
-    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
-  } else {
-    at::autocast::set_cpu_enabled(previous_enabled_);
-    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
-  }
+  const c10::DeviceType device = cuda_ ? c10::kCUDA : c10::kCPU;
+  autocast::set_enabled(device, previous_enabled_);
+  autocast::set_dtype(device, previous_dtype_);
 }
 
 GradScaler::GradScaler(bool enabled, double init_scale, int64_t growth_interval)

@@ -2,19 +2,27 @@
 // and the c10d process group. The backends are compiled in when their headers are there:
 // Gloo needs Debian's libgloo-dev (the library itself is inside LibTorch); NCCL comes with
 // a CUDA LibTorch found through Torch_DIR and the CUDA toolkit's nccl.h.
-#if !defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
+// PyTorch's own LibTorch defines USE_C10D_GLOO and USE_C10D_NCCL without shipping Gloo's
+// headers or nccl.h: what decides is whether the headers are there.
+#if __has_include(<gloo/algorithm.h>)
+#define DINET_GLOO
+#ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO
 #endif
-#if !defined(USE_C10D_NCCL) && __has_include(<nccl.h>) && __has_include(<c10/cuda/CUDAFunctions.h>)
+#endif
+#if __has_include(<nccl.h>) && __has_include(<c10/cuda/CUDAFunctions.h>)
+#define DINET_NCCL
+#ifndef USE_C10D_NCCL
 #define USE_C10D_NCCL
+#endif
 #endif
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef USE_C10D_GLOO
+#ifdef DINET_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#ifdef DINET_NCCL
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -70,7 +78,7 @@ c10::intrusive_ptr<c10d::Store> open_store(const DistributedConfig& c) {
   return store;
 }
 
-#ifdef USE_C10D_GLOO
+#ifdef DINET_GLOO
 // GLOO_SOCKET_IFNAME names the interfaces as in torch.distributed; a job on one machine
 // uses the loopback; otherwise the address this machine's hostname resolves to.
 std::vector<std::shared_ptr<::gloo::transport::Device>> gloo_devices(const DistributedConfig& c) {
@@ -90,9 +98,10 @@ std::vector<std::shared_ptr<::gloo::transport::Device>> gloo_devices(const Distr
 
 void create_process_group(detail::Group& g, const DistributedConfig& c) {
   if (c.cuda) {
-#ifdef USE_C10D_NCCL
+#ifdef DINET_NCCL
     // Without it, NCCL's watchdog never ends a collective that a dead rank left waiting.
     setenv("NCCL_ASYNC_ERROR_HANDLING", "1", /*overwrite=*/0);
+    setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1", /*overwrite=*/0);  // its name since LibTorch 2.2
     c10::cuda::set_device(static_cast<c10::DeviceIndex>(c.local_rank));
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = c.timeout;
@@ -107,7 +116,7 @@ void create_process_group(detail::Group& g, const DistributedConfig& c) {
         "with the CUDA toolkit's nccl.h");
 #endif
   }
-#ifdef USE_C10D_GLOO
+#ifdef DINET_GLOO
   auto options = c10d::ProcessGroupGloo::Options::create(c.timeout);
   options->devices = gloo_devices(c);
   g.process_group =

@@ -4,8 +4,13 @@
 #pragma once
 
 #include <ATen/Tensor.h>
-#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
+#include <torch/version.h>
+#if TORCH_VERSION_MAJOR >= 2
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#else
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif
 
 #include <chrono>
 #include <cstddef>
@@ -15,9 +20,17 @@
 
 namespace dinet::detail {
 
+// LibTorch 2 made Gloo and NCCL backends under a dispatching ProcessGroup; a backend has
+// the collectives LibTorch 1's ProcessGroup had, with the same signatures.
+#if TORCH_VERSION_MAJOR >= 2
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
+
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;  // kept alive: rank 0 may be its server
-  c10::intrusive_ptr<c10d::ProcessGroup> process_group;
+  c10::intrusive_ptr<Collectives> process_group;
   int rank = 0, world_size = 1;
   std::string backend;
   c10::Device device{c10::kCPU};  // where collective buffers live

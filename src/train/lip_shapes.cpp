@@ -1,5 +1,6 @@
 #include "train/lip_shapes.h"
 
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/where.h>
 #include <ATen/ops/zeros_like.h>

@@ -1,15 +1,29 @@
 #include "train/optimizer_state.h"
 
 #include <ATen/ops/scalar_tensor.h>
-#include <c10/util/string_utils.h>
+
+#include <sstream>
+#include <type_traits>
 
 #include "dinet/error.h"
 
 namespace dinet::train {
 namespace {
 
-// LibTorch keys Adam's per-parameter state by the parameter's TensorImpl address.
-std::string state_key(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+// LibTorch keys Adam's per-parameter state by the parameter's TensorImpl: its address as
+// text up to 2.0, the address itself since.
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <class Key = StateKey>
+Key state_key(const at::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream address;
+    address << p.unsafeGetTensorImpl();
+    return address.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
 
 at::Tensor plain(const at::Tensor& t) { return t.detach().to(at::kCPU).contiguous(); }
 
