@@ -43,6 +43,8 @@ struct InferBenchOptions {
   std::string script =
       (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "bench" / "published_inference.py").string();
   int threads = 0;
+  std::string device = "cpu";
+  std::string landmarks;  // an OpenFace CSV of the video: skips the detection
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -70,14 +72,17 @@ void print_row(const std::string& what, const std::string& precision, int batch,
 void baseline_cpp(const InferBenchOptions& o) {
   torch::NoGradGuard no_grad;
   const FaceSize size = face_size(o.mouth);
+  const torch::Device device(o.device);
   DINet net(3, 15, kDeepSpeechChannels);
   net->eval();
-  const at::Tensor source = torch::rand({1, 3, size.height, size.width});
-  const at::Tensor refs = torch::rand({1, 15, size.height, size.width});
-  const at::Tensor audio = torch::randn({1, kDeepSpeechChannels, 5});
-  net->forward(source, refs, audio);  // warm-up
+  net->to(device);
+  const at::Tensor source = torch::rand({1, 3, size.height, size.width}, device);
+  const at::Tensor refs = torch::rand({1, 15, size.height, size.width}, device);
+  const at::Tensor audio = torch::randn({1, kDeepSpeechChannels, 5}, device);
+  net->forward(source, refs, audio).cpu();  // warm-up
   const Timer timer;
-  for (int k = 0; k < o.baseline_frames; ++k) net->forward(source, refs, audio).mul(255).contiguous();
+  // Each frame back on the CPU, as inference.py does before writing it.
+  for (int k = 0; k < o.baseline_frames; ++k) net->forward(source, refs, audio).mul(255).cpu();
   print_row("published computation, our LibTorch network (network only)", "fp32", 1, o.baseline_frames,
             timer.wall_s(), timer.cpu_s());
 }
@@ -86,7 +91,7 @@ void baseline_python(const InferBenchOptions& o, int threads) {
   if (o.python == "none") return;
   const std::string cmd = o.python + " " + o.script + " --mouth " + std::to_string(o.mouth) +
                           " --frames " + std::to_string(o.baseline_frames) + " --threads " +
-                          std::to_string(threads) + " 2>/dev/null";
+                          std::to_string(threads) + " --device " + o.device + " 2>/dev/null";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -105,7 +110,7 @@ void baseline_python(const InferBenchOptions& o, int threads) {
 void network_only(const InferBenchOptions& o, const std::string& precision, int batch) {
   const FaceSize size = face_size(o.mouth);
   DINet net(3, 15, kDeepSpeechChannels);
-  infer::Generator generator(net, "cpu", parse_precision(precision));
+  infer::Generator generator(net, o.device, parse_precision(precision));
   generator.set_reference(torch::rand({1, 15, size.height, size.width}));
   const at::Tensor source = torch::rand({batch, 3, size.height, size.width});
   const at::Tensor audio = torch::randn({batch, kDeepSpeechChannels, 5});
@@ -141,15 +146,16 @@ void run_infer_bench(const InferBenchOptions& o) {
   write_wav(dir / "drive.wav", audio);
 
   const auto detect_start = std::chrono::steady_clock::now();
-  const VideoLandmarks landmarks = detect_video_landmarks(o.video, LandmarkModel());
+  const LandmarkTrack track =
+      o.landmarks.empty() ? detect_video_landmarks(o.video, LandmarkModel()).track : read_openface_csv(o.landmarks);
   const double detect_seconds = seconds_since(detect_start);
-  write_openface_csv(dir / "landmarks.csv", landmarks.track);
+  write_openface_csv(dir / "landmarks.csv", track);
   const fs::path model = random_model(dir, o.mouth);
 
-  std::printf("`dinet infer` on %s (%zu source frames), %.1f s of its audio, mouth %d, %d threads. Landmarks "
-              "detected beforehand in %.1f s (%.1f frames/s) and given as a CSV.\n\n",
-              o.video.c_str(), landmarks.track.size(), audio.duration_s(), o.mouth, threads, detect_seconds,
-              landmarks.track.size() / detect_seconds);
+  std::printf("`dinet infer` on %s (%zu source frames), %.1f s of its audio, mouth %d, network on %s, %d CPU "
+              "threads. Landmarks %s beforehand in %.1f s (%.1f frames/s) and given as a CSV.\n\n",
+              o.video.c_str(), track.size(), audio.duration_s(), o.mouth, o.device.c_str(), threads,
+              o.landmarks.empty() ? "detected" : "read", detect_seconds, track.size() / detect_seconds);
   std::printf("| computation | precision | batch | frames | seconds | frames/s | CPU s/frame |\n");
   std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
   baseline_cpp(o);
@@ -164,6 +170,7 @@ void run_infer_bench(const InferBenchOptions& o) {
       InferOptions options;
       options.model_path = model;
       options.precision = parse_precision(precision);
+      options.device = o.device;
       options.batch_size = batch;
       options.threads = threads;
       options.show_progress = false;
@@ -189,11 +196,15 @@ std::function<void()> setup_infer_bench(CLI::App& app) {
   app.add_option("--seconds", o->seconds, "seconds of the clip's audio to dub: the result's length (default: 4)");
   app.add_option("--mouth", o->mouth, "mouth region size (default: 256)");
   app.add_option("--batch", o->batches, "batch sizes (default: 4)");
-  app.add_option("--precision", o->precisions, "fp32 and/or bf16 (default: both)");
+  app.add_option("--precision", o->precisions, "fp32, bf16 and/or fp16 (CUDA only) (default: fp32 bf16)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  app.add_option("--device", o->device, "cpu or cuda, for every row (default: cpu)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--baseline_frames", o->baseline_frames, "frames timed for the published computation (default: 3)");
   app.add_option("--python", o->python, "python3 with torch for the PyTorch baseline, or none (default: /usr/bin/python3)");
   app.add_option("--script", o->script, "the PyTorch baseline (default: <checkout>/bench/published_inference.py)");
   app.add_option("--threads", o->threads, "CPU threads (default: every core)");
+  app.add_option("--landmarks", o->landmarks, "the video's landmarks as an OpenFace CSV (default: detected)");
   return [o] { run_infer_bench(*o); };
 }
 

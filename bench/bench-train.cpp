@@ -25,6 +25,7 @@ struct TrainBenchOptions {
   std::vector<std::string> precisions = {"fp32", "bf16"};
   int steps = 3;
   int threads = 0;
+  std::string device = "cpu";
   std::string python = "/usr/bin/python3";  // empty: skip the published baseline
   std::string script = "bench/published_frame_step.py";
 };
@@ -34,7 +35,7 @@ double published_samples_per_second(const TrainBenchOptions& o, int64_t mouth, i
   if (o.python.empty()) return 0;
   const std::string cmd = o.python + " " + o.script + " --mouth " + std::to_string(mouth) + " --batch " +
                           std::to_string(batch) + " --steps " + std::to_string(o.steps) + " --threads " +
-                          std::to_string(threads) + " 2>/dev/null";
+                          std::to_string(threads) + " --device " + o.device + " 2>/dev/null";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (!pipe) return 0;
   std::string out;
@@ -51,9 +52,9 @@ double published_samples_per_second(const TrainBenchOptions& o, int64_t mouth, i
 void run_train_bench(const TrainBenchOptions& o) {
   if (o.batches.size() != o.mouths.size()) throw std::runtime_error("--batch needs one size per --mouth");
   const int threads = set_threads(o.threads);
-  std::printf("Frame training step (generator + discriminator + VGG19 perceptual loss at two scales), CPU, "
+  std::printf("Frame training step (generator + discriminator + VGG19 perceptual loss at two scales), %s, "
               "%d threads, median of %d steps after one warm-up. Published: %s.\n\n",
-              threads, o.steps, o.python.empty() ? "not run" : "bench/published_frame_step.py, PyTorch");
+              o.device.c_str(), threads, o.steps, o.python.empty() ? "not run" : "bench/published_frame_step.py, PyTorch");
   std::printf("| mouth | face | batch | published samples/s |");
   for (const auto& p : o.precisions) std::printf(" ours %s samples/s | speed-up |", p.c_str());
   std::printf("\n| ---: | ---: | ---: | ---: |");
@@ -71,7 +72,7 @@ void run_train_bench(const TrainBenchOptions& o) {
       try {
         torch::manual_seed(0);
         train::FrameStep step(DINet(3, 15, 29), Discriminator(3), VGG19(),
-                              train::resolve_compute("cpu", precision, /*channels_last=*/true), 1e-4, 1e-4, 10);
+                              train::resolve_compute(o.device, precision, /*channels_last=*/true), 1e-4, 1e-4, 10);
         step.step(b);  // warm-up: oneDNN picks and caches its kernels
         const double seconds = median_timing(o.steps, [&] { step.step(b); }).wall;
         const double ours = batch / seconds;
@@ -93,8 +94,10 @@ std::function<void()> setup_train_bench(CLI::App& app) {
   auto o = std::make_shared<TrainBenchOptions>();
   app.add_option("--mouth", o->mouths, "mouth region sizes (default: 64 128 256)");
   app.add_option("--batch", o->batches, "one batch size per mouth size (default: 4 4 2)");
-  app.add_option("--precision", o->precisions, "fp32 and/or bf16 (default: both)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_option("--precision", o->precisions, "fp32, bf16 and/or fp16 (CUDA only) (default: fp32 bf16)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  app.add_option("--device", o->device, "cpu or cuda, for both steps (default: cpu)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("-r,--steps", o->steps, "timed steps per cell, after a warm-up (default: 3)");
   app.add_option("--threads", o->threads, "CPU threads (default: every core)");
   app.add_option("--python", o->python,

@@ -83,7 +83,7 @@ class AdaAT(nn.Module):
         angle = self.rotation(code).unsqueeze(-1) * 3.14159
         rot = torch.cat([angle.cos(), -angle.sin(), angle.sin(), angle.cos()], -1).view(b, d, 2, 2)
         trans = self.translation(code).view(b, d, 2)
-        lin = lambda n: 2 * (torch.arange(n, dtype=fmap.dtype) / (n - 1)) - 1
+        lin = lambda n: 2 * (torch.arange(n, dtype=fmap.dtype, device=fmap.device) / (n - 1)) - 1
         xx = lin(w).view(1, 1, -1).repeat(d, h, 1)
         yy = lin(h).view(1, -1, 1).repeat(d, 1, w)
         zz = lin(d).view(-1, 1, 1).repeat(1, h, w)
@@ -204,7 +204,8 @@ def bench(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     h, w = face_size(args.mouth)
-    net_g, net_d, vgg = DINet(29), Discriminator(3), VGG19Slices()
+    dev = torch.device(args.device)
+    net_g, net_d, vgg = DINet(29).to(dev), Discriminator(3).to(dev), VGG19Slices().to(dev)
     opt_g = torch.optim.Adam(net_g.parameters(), lr=1e-4)
     opt_d = torch.optim.Adam(net_d.parameters(), lr=1e-4)
     b = args.batch
@@ -213,6 +214,7 @@ def bench(args):
     r, q = args.mouth // 2, args.mouth // 8
     masked[:, :, r:r + args.mouth, q:q + args.mouth] = 0
     refs, audio = torch.rand(b, 15, h, w), torch.randn(b, 29, 5)
+    real, masked, refs, audio = (t.to(dev) for t in (real, masked, refs, audio))
     for _ in range(args.warmup):
         published_step(net_g, net_d, vgg, opt_g, opt_d, real, masked, refs, audio)
     times = []
@@ -221,7 +223,7 @@ def bench(args):
         published_step(net_g, net_d, vgg, opt_g, opt_d, real, masked, refs, audio)
         times.append(time.perf_counter() - t)
     med = sorted(times)[len(times) // 2]
-    print(json.dumps({'mouth': args.mouth, 'batch': b, 'threads': args.threads,
+    print(json.dumps({'mouth': args.mouth, 'batch': b, 'threads': args.threads, 'device': args.device,
                       'torch': torch.__version__, 'step_s_median': med,
                       'samples_per_s': b / med, 'steps': args.steps}))
 
@@ -247,6 +249,7 @@ if __name__ == '__main__':
     ap.add_argument('--steps', type=int, default=5)
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--threads', type=int, default=os.cpu_count())
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (the losses are read back each step)')
     ap.add_argument('--check', metavar='FIXTURE_DIR')
     a = ap.parse_args()
     raise SystemExit(check(a.check) if a.check else bench(a))

@@ -36,18 +36,20 @@ def bench(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     h, w = face_size(args.mouth)
-    model = DINet(args.audio_channel).eval()
+    dev = torch.device(args.device)
+    model = DINet(args.audio_channel).eval().to(dev)
     m, r, q = args.mouth, args.mouth // 2, args.mouth // 8
     source = torch.rand(1, 3, h, w)
     source[:, :, r:r + m, q:q + m] = 0
     refs = torch.rand(1, 15, h, w)
     audio = torch.randn(1, args.audio_channel, 5)
+    source, refs, audio = source.to(dev), refs.to(dev), audio.to(dev)
     published_frame(model, source, refs, audio)  # warm-up
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(args.frames):
         published_frame(model, source, refs, audio)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(json.dumps({'mouth': args.mouth, 'threads': args.threads, 'torch': torch.__version__,
+    print(json.dumps({'mouth': args.mouth, 'threads': args.threads, 'device': args.device, 'torch': torch.__version__,
                       'frames': args.frames, 'seconds': wall, 'cpu_seconds': cpu,
                       'frames_per_s': args.frames / wall}))
 
@@ -72,6 +74,7 @@ if __name__ == '__main__':
     ap.add_argument('--audio_channel', type=int, default=29)
     ap.add_argument('--frames', type=int, default=3)
     ap.add_argument('--threads', type=int, default=os.cpu_count())
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (each frame is copied back, as the script does)')
     ap.add_argument('--check', metavar='FIXTURE_DIR')
     a = ap.parse_args()
     raise SystemExit(check(a.check) if a.check else bench(a))

@@ -69,7 +69,7 @@ void expect_same_gradients(torch::optim::Adam& a, torch::optim::Adam& b, const s
     ga.push_back(sa.at("state").at(static_cast<int64_t>(i)).at("exp_avg").as_tensor().flatten());
     gb.push_back(sb.at("state").at(static_cast<int64_t>(i)).at("exp_avg").as_tensor().flatten());
   }
-  const at::Tensor va = torch::cat(ga).to(torch::kDouble), vb = torch::cat(gb).to(torch::kDouble);
+  const at::Tensor va = torch::cat(ga).to(torch::kCPU, torch::kDouble), vb = torch::cat(gb).to(torch::kCPU, torch::kDouble);
   const double cosine = (va * vb).sum().item<double>() / (va.norm() * vb.norm()).item<double>();
   EXPECT_GT(cosine, min_cosine) << what;
   // An error vector at that angle may change the norm by up to sqrt(2 (1 - cosine)).
@@ -118,6 +118,41 @@ TEST(FrameStep, ChannelsLastTrainsTheSame) {
   // generator gradients reach cosine 0.99993 contiguous and 0.9988 channels-last.
   expect_same_gradients(nhwc.optimizer_g(), plain.optimizer_g(), "generator", 0.995);
   expect_same_gradients(nhwc.optimizer_d(), plain.optimizer_d(), "discriminator");
+}
+
+// On a GPU (skipped without one): the fp32 step gives the CPU step's losses and gradients
+// (TF32 off), and the mixed-precision steps (bf16 autocast; fp16 autocast with loss scaling)
+// losses close to fp32's. Seen passing on an H100 with PyTorch 2.11's CUDA LibTorch.
+TEST(FrameStep, CudaTrainsAsTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  dinet::DINet g(3, 15, 29);
+  dinet::Discriminator d(3);
+  dinet::VGG19 vgg;
+  const FrameBatch batch = random_frame_batch(dinet::face_size(64), 2);
+  const auto step_on = [&](const std::string& device, const std::string& precision) {
+    return std::make_unique<FrameStep>(copy_of(g, dinet::DINet(3, 15, 29)), copy_of(d, dinet::Discriminator(3)),
+                                       copy_of(vgg, dinet::VGG19()), resolve_compute(device, precision, true),
+                                       1e-4, 1e-4, 10.0);
+  };
+  const bool tf32 = at::globalContext().allowTF32CuDNN();
+  at::globalContext().setAllowTF32CuDNN(false);
+  auto cpu = step_on("cpu", "fp32"), cuda = step_on("cuda", "fp32");
+  const FrameLosses a = cpu->step(batch), b = cuda->step(batch);
+  at::globalContext().setAllowTF32CuDNN(tf32);
+  EXPECT_NEAR(a.perception, b.perception, 1e-4 * std::abs(a.perception));
+  EXPECT_NEAR(a.d, b.d, 1e-5);
+  EXPECT_NEAR(a.g_gan, b.g_gan, 1e-5);
+  expect_same_gradients(cuda->optimizer_g(), cpu->optimizer_g(), "generator", 0.995);
+  expect_same_gradients(cuda->optimizer_d(), cpu->optimizer_d(), "discriminator");
+  for (const std::string precision : {"bf16", "fp16"}) {
+    const FrameLosses m = step_on("cuda", precision)->step(batch);
+    EXPECT_NEAR(m.perception, a.perception, 0.02 * a.perception) << precision;
+    EXPECT_NEAR(m.d, a.d, 0.02) << precision;
+    // The GAN loss is taken after the discriminator's update, which fp16's loss scaling
+    // skips when the first scaled gradients overflow (as PyTorch's GradScaler does).
+    if (precision == "bf16") EXPECT_NEAR(m.g_gan, a.g_gan, 0.02) << precision;
+  }
 }
 
 // Re-estimated statistics are the plain average of the batches' own (unbiased variance, as

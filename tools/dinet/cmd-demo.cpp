@@ -28,6 +28,7 @@ struct DemoArgs {
   int sync_epochs = 6;
   int frame_epochs = 6;
   int threads = 0;
+  std::string device = "cpu";  // for the training and dubbing steps
 };
 
 void run_step(const std::string& title, std::vector<std::string> args, int threads) {
@@ -96,7 +97,7 @@ void run_demo(const DemoArgs& a) {
     run_step("4. train the sync network (mouth 64)",
              {"train", "sync", "--train_data", json.string(), "--mouth_region_size", "64",
               "--batch_size", "16", "--epochs", std::to_string(a.sync_epochs), "--result_path",
-              sync_dir.string()}, t);
+              sync_dir.string(), "--device", a.device}, t);
     syncnet = newest_checkpoint(sync_dir);
     const fs::path frame_dir = root / "training_model_weight" / "frame_training_64";
     const fs::path vgg = "./asserts/vgg19-dcbb9e9d.pth";
@@ -107,11 +108,12 @@ void run_demo(const DemoArgs& a) {
               "--batch_size", "8", "--augment_num", "4", "--non_decay",
               std::to_string(a.frame_epochs), "--decay", "0", "--checkpoint", "1",
               "--vgg_weights", fs::exists(vgg) ? vgg.string() : "random", "--result_path",
-              frame_dir.string()}, t);
+              frame_dir.string(), "--device", a.device}, t);
     model = newest_checkpoint(frame_dir);
   }
   run_step("6. dub the test clip with its own audio",
-           {"infer", "--process_num", "1", "--root", root.string(), "--model_path", model.string()}, t);
+           {"infer", "--process_num", "1", "--root", root.string(), "--model_path", model.string(),
+            "--device", a.device}, t);
   std::vector<std::string> evaluate = {"evaluate", "--root", root.string()};
   if (!syncnet.empty()) evaluate.insert(evaluate.end(), {"--syncnet_path", syncnet.string()});
   run_step("7. evaluate", evaluate, t);
@@ -135,6 +137,9 @@ void setup_demo(CLI::App& app) {
   verb->add_option("--seconds", args->seconds, "Length of each training video (s)")->capture_default_str();
   verb->add_option("--sync_epochs", args->sync_epochs, "SyncNet epochs")->capture_default_str();
   verb->add_option("--frame_epochs", args->frame_epochs, "Frame-training epochs")->capture_default_str();
+  verb->add_option("--device", args->device, "cpu or cuda, for training and dubbing (evaluation runs on the CPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   add_threads_option(verb, args->threads);
   verb->callback([args] { run_demo(*args); });
 }
