@@ -4,7 +4,7 @@ set -e
 # libgloo-dev: headers of the Gloo that LibTorch links, for distributed training on CPUs.
 PACKAGES="build-essential cmake pkg-config ccache libtorch-dev libopencv-dev
 libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
-libdlib-dev libdlib-data libcli11-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
+libdlib-dev libdlib-data libcli11-dev nlohmann-json3-dev libgtest-dev
 libprotobuf-dev protobuf-compiler libgloo-dev"
 # Optional: python3-torch lets the tests check that torch.load reads our checkpoints.
 OPTIONAL="python3-torch python3-numpy"
