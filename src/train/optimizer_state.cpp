@@ -11,7 +11,7 @@ namespace dinet::train {
 namespace {
 
 // LibTorch keys Adam's per-parameter state by the parameter's TensorImpl: its address as
-// text up to 2.0, the address itself since.
+// text in 1.13, the address itself in 2.11; the key type of state() says which.
 using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
 
 template <class Key = StateKey>

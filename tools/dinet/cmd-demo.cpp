@@ -76,6 +76,11 @@ void run_demo(const DemoArgs& a) {
   const fs::path published_graph = "./asserts/output_graph.pb";
   const bool published = fs::exists(published_model) && fs::exists(published_graph);
   const int t = a.threads;
+  // The training and dubbing steps, on the chosen device (the default left unsaid).
+  const auto on_device = [&a](std::vector<std::string> args) {
+    if (a.device != "cpu") args.insert(args.end(), {"--device", a.device});
+    return args;
+  };
   char secs[32];
   std::snprintf(secs, sizeof secs, "%g", a.seconds);
 
@@ -95,25 +100,25 @@ void run_demo(const DemoArgs& a) {
              {"prepare", "--all", "--root", root.string(), "--audio_feature", "mel"}, t);
     const fs::path sync_dir = root / "training_model_weight" / "syncnet_64";
     run_step("4. train the sync network (mouth 64)",
-             {"train", "sync", "--train_data", json.string(), "--mouth_region_size", "64",
-              "--batch_size", "16", "--epochs", std::to_string(a.sync_epochs), "--result_path",
-              sync_dir.string(), "--device", a.device}, t);
+             on_device({"train", "sync", "--train_data", json.string(), "--mouth_region_size", "64",
+                        "--batch_size", "16", "--epochs", std::to_string(a.sync_epochs), "--result_path",
+                        sync_dir.string()}), t);
     syncnet = newest_checkpoint(sync_dir);
     const fs::path frame_dir = root / "training_model_weight" / "frame_training_64";
     const fs::path vgg = "./asserts/vgg19-dcbb9e9d.pth";
     run_step("5. frame training (mouth 64)" +
                  std::string(fs::exists(vgg) ? "" : "; no ./asserts/vgg19-dcbb9e9d.pth, so the "
                                                     "perceptual loss uses a random VGG19"),
-             {"train", "frame", "--train_data", json.string(), "--mouth_region_size", "64",
-              "--batch_size", "8", "--augment_num", "4", "--non_decay",
-              std::to_string(a.frame_epochs), "--decay", "0", "--checkpoint", "1",
-              "--vgg_weights", fs::exists(vgg) ? vgg.string() : "random", "--result_path",
-              frame_dir.string(), "--device", a.device}, t);
+             on_device({"train", "frame", "--train_data", json.string(), "--mouth_region_size", "64",
+                        "--batch_size", "8", "--augment_num", "4", "--non_decay",
+                        std::to_string(a.frame_epochs), "--decay", "0", "--checkpoint", "1",
+                        "--vgg_weights", fs::exists(vgg) ? vgg.string() : "random", "--result_path",
+                        frame_dir.string()}), t);
     model = newest_checkpoint(frame_dir);
   }
   run_step("6. dub the test clip with its own audio",
-           {"infer", "--process_num", "1", "--root", root.string(), "--model_path", model.string(),
-            "--device", a.device}, t);
+           on_device({"infer", "--process_num", "1", "--root", root.string(), "--model_path",
+                      model.string()}), t);
   std::vector<std::string> evaluate = {"evaluate", "--root", root.string()};
   if (!syncnet.empty()) evaluate.insert(evaluate.end(), {"--syncnet_path", syncnet.string()});
   run_step("7. evaluate", evaluate, t);
