@@ -139,8 +139,8 @@ fs::path random_model(const fs::path& dir, int mouth) {
 
 void run_infer_bench(const InferBenchOptions& o) {
   const int threads = set_threads(o.threads);
-  const fs::path dir = fs::temp_directory_path() / ("dinet-bench-infer-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const ScratchDir scratch(fs::temp_directory_path() / ("dinet-bench-infer-" + std::to_string(::getpid())));
+  const fs::path& dir = scratch.path;
   Audio audio = load_audio(o.video, 48000);
   audio.samples.resize(std::min(audio.samples.size(), static_cast<size_t>(o.seconds * audio.sample_rate)));
   write_wav(dir / "drive.wav", audio);
@@ -187,7 +187,6 @@ void run_infer_bench(const InferBenchOptions& o) {
       }
     }
   }
-  fs::remove_all(dir);
 }
 
 std::function<void()> setup_infer_bench(CLI::App& app) {

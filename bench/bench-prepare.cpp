@@ -96,9 +96,9 @@ void run_prepare_bench(const PrepareBenchOptions& o) {
   const int jobs =
       o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   set_threads(1);  // one thread per job, as `dinet prepare` sets it with --jobs = cores
-  const fs::path work =
-      o.work_dir.empty() ? fs::temp_directory_path() / "dinet-bench-prepare" : fs::path(o.work_dir);
-  fs::remove_all(work);
+  const ScratchDir scratch(o.work_dir.empty() ? fs::temp_directory_path() / "dinet-bench-prepare"
+                                              : fs::path(o.work_dir));
+  const fs::path& work = scratch.path;
   std::vector<fs::path> videos(o.videos.begin(), o.videos.end());
   int64_t video_bytes = 0;
   for (const auto& v : videos) video_bytes += static_cast<int64_t>(fs::file_size(v));
@@ -165,7 +165,6 @@ void run_prepare_bench(const PrepareBenchOptions& o) {
                 file_bytes(path) / 1e6);
   if (dumped != ours.frames)
     std::printf("\n(the frame dump decoded %lld frames)\n", static_cast<long long>(dumped));
-  fs::remove_all(work);
 }
 
 std::function<void()> setup_prepare_bench(CLI::App& app) {

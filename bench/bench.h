@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace dinet::bench {
@@ -23,6 +25,21 @@ struct Entry {
 bool register_bench(Entry entry);
 // "CPU model, cores, date, the command line": the header of every result table.
 std::string machine_header(int argc, char** argv);
+
+// A scratch folder, emptied when made and removed however the measurement ends.
+struct ScratchDir {
+  std::filesystem::path path;
+  explicit ScratchDir(std::filesystem::path p) : path(std::move(p)) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+};
 
 // Seconds of wall time and of CPU time over every thread of the process: other processes on
 // a shared machine inflate the CPU time far less than the wall time.
