@@ -86,19 +86,14 @@ ClipLosses ClipStep::step(const ClipBatch& batch) {
 }
 
 void ClipStep::forward_for_statistics(const ClipBatch& batch) {
-  torch::NoGradGuard no_grad;
-  g_->train();
-  AutocastScope autocast(compute_);
-  g_->forward(compute_.input(batch.masked), compute_.input(batch.references), compute_.input(batch.audio));
+  forward_without_grad(g_, compute_, /*train_mode=*/true, batch.masked, batch.references, batch.audio);
 }
 
 at::Tensor ClipStep::generate(const ClipBatch& batch) {
-  torch::NoGradGuard no_grad;
-  g_->eval();
-  AutocastScope autocast(compute_);
-  const at::Tensor out = g_->forward(compute_.input(batch.masked), compute_.input(batch.references),
-                                     compute_.input(batch.audio));
-  return out.to(at::kFloat).cpu().contiguous();
+  return forward_without_grad(g_, compute_, /*train_mode=*/false, batch.masked, batch.references, batch.audio)
+      .to(at::kFloat)
+      .cpu()
+      .contiguous();
 }
 
 at::Tensor ClipStep::sync_scores(const at::Tensor& frames, const ClipBatch& batch) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ATen/Tensor.h>
+#include <ATen/core/grad_mode.h>
 #include <c10/core/Device.h>
 #include <c10/core/MemoryFormat.h>
 #include <torch/nn/module.h>
@@ -48,6 +49,17 @@ class AutocastScope {
   bool active_ = false, cuda_ = false, previous_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kFloat;
 };
+
+// A network's forward without autograd, its inputs placed by `compute` and under its
+// autocast: in train mode (BatchNorm on the batch's own statistics, updating the running
+// ones) or in eval mode (the running ones, as inference computes).
+template <class Net, class... Inputs>
+at::Tensor forward_without_grad(Net& net, const Compute& compute, bool train_mode, const Inputs&... inputs) {
+  at::NoGradGuard no_grad;
+  net->train(train_mode);
+  AutocastScope autocast(compute);
+  return net->forward(compute.input(inputs)...);
+}
 
 // Loss scaling for fp16 (PyTorch's GradScaler with its defaults): the loss is multiplied by
 // the scale before backward so small gradients survive fp16; gradients are unscaled before

@@ -70,19 +70,14 @@ FrameLosses FrameStep::step(const FrameBatch& batch) {
 }
 
 void FrameStep::forward_for_statistics(const FrameBatch& batch) {
-  torch::NoGradGuard no_grad;
-  g_->train();
-  AutocastScope autocast(compute_);
-  g_->forward(compute_.input(batch.masked), compute_.input(batch.references), compute_.input(batch.audio));
+  forward_without_grad(g_, compute_, /*train_mode=*/true, batch.masked, batch.references, batch.audio);
 }
 
 at::Tensor FrameStep::generate(const FrameBatch& batch) {
-  torch::NoGradGuard no_grad;
-  g_->eval();
-  AutocastScope autocast(compute_);
-  at::Tensor out = g_->forward(compute_.input(batch.masked), compute_.input(batch.references),
-                               compute_.input(batch.audio));
-  return out.to(at::kFloat).cpu().contiguous();
+  return forward_without_grad(g_, compute_, /*train_mode=*/false, batch.masked, batch.references, batch.audio)
+      .to(at::kFloat)
+      .cpu()
+      .contiguous();
 }
 
 double mouth_l1(const at::Tensor& a, const at::Tensor& b, const FaceSize& face) {
