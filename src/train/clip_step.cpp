@@ -97,10 +97,8 @@ at::Tensor ClipStep::generate(const ClipBatch& batch) {
 }
 
 at::Tensor ClipStep::sync_scores(const at::Tensor& frames, const ClipBatch& batch) {
-  torch::NoGradGuard no_grad;
-  AutocastScope autocast(compute_);
-  const at::Tensor mouths = compute_.input(mouth_region(stack_clip_frames(frames, batch.clips()), face_));
-  const at::Tensor score = sync_->forward(mouths, compute_.input(batch.clip_audio));
+  const at::Tensor mouths = mouth_region(stack_clip_frames(frames, batch.clips()), face_);
+  const at::Tensor score = forward_without_grad(sync_, compute_, /*train_mode=*/false, mouths, batch.clip_audio);
   return score.to(at::kFloat).flatten(1).mean(1).cpu();
 }
 

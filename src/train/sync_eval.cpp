@@ -1,7 +1,6 @@
 #include "train/sync_eval.h"
 
 #include <ATen/ops/zeros.h>
-#include <torch/autograd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -49,17 +48,11 @@ std::vector<float> SyncEvaluator::scores(SyncNet& net, const Compute& compute, c
     const int64_t first = (j * world + dist.rank()) * batch_size;
     return make_sync_batch(set_, face_, std::span(pairs).subspan(first, std::min(batch_size, count - first)));
   });
-  torch::NoGradGuard no_grad;
-  net->eval();
   // Every rank fills its own batches' places; the sum over the ranks is the whole.
   at::Tensor out = at::zeros({count}, at::kFloat);
   for (int64_t j = 0; j < mine; ++j) {
     const SyncBatch batch = *loader.next();
-    at::Tensor score;
-    {
-      AutocastScope autocast(compute);
-      score = net->forward(compute.input(batch.mouths), compute.input(batch.audio));
-    }
+    const at::Tensor score = forward_without_grad(net, compute, /*train_mode=*/false, batch.mouths, batch.audio);
     out.narrow(0, (j * world + dist.rank()) * batch_size, batch.size())
         .copy_(score.to(at::kFloat).mean({1, 2, 3}).cpu());
   }
