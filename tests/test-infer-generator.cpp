@@ -7,6 +7,7 @@
 #include "dinet/error.h"
 #include "dinet/networks.h"
 #include "dinet/npy.h"
+#include "dinet/runtime.h"
 #include "infer/generator.h"
 #include "test_support.h"
 
@@ -75,7 +76,7 @@ TEST(InferGenerator, MatchesThePublishedFixture) {
 }
 
 TEST(InferGenerator, Bf16StaysWithin40dBOfFp32) {
-  if (!infer::cpu_has_native_bf16()) GTEST_SKIP() << "this CPU has no native bf16";
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "this CPU has no native bf16";
   DINet net = random_model(29, 2);
   const Inputs in = random_inputs(2, 64, 29);
   infer::Generator fp32(net, "cpu", Precision::fp32), bf16(net, "cpu", Precision::bf16);
@@ -110,7 +111,7 @@ TEST(InferGenerator, RefusesWhatWouldNotRunNatively) {
   DINet net = random_model(29, 3);
   EXPECT_THROW(infer::Generator(net, "cpu", Precision::fp16), Error);
   if (!torch::cuda::is_available()) EXPECT_THROW(infer::Generator(net, "cuda", Precision::fp32), Error);
-  if (!infer::cpu_has_native_bf16()) EXPECT_THROW(infer::Generator(net, "cpu", Precision::bf16), Error);
+  if (!cpu_has_native_bf16()) EXPECT_THROW(infer::Generator(net, "cpu", Precision::bf16), Error);
 }
 
 }  // namespace

@@ -29,6 +29,10 @@ namespace dinet {
 enum class Precision { fp32, bf16, fp16 };
 Precision parse_precision(const std::string& name);  // throws dinet::Error
 std::string to_string(Precision precision);
+// `--precision auto`: bf16 on a CPU that multiplies it in hardware (twice fp32's speed
+// there), fp32 elsewhere. fp32 on CUDA too: end to end a GPU dub is bound by decoding and
+// encoding on the CPU, so half precision gains nothing there (docs/PERFORMANCE.md).
+Precision automatic_precision(const std::string& device);
 
 struct InferOptions {
   std::filesystem::path model_path = "./asserts/clip_training_DINet_256mouth.pth";

@@ -3,6 +3,9 @@
 #include <ATen/Parallel.h>
 #include <opencv2/core.hpp>
 
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
 
 namespace dinet {
@@ -21,6 +24,19 @@ int set_threads(int n) {
   }
   cv::setNumThreads(n);
   return n;
+}
+
+bool cpu_has_native_bf16() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line);
+    for (std::string flag; words >> flag;)
+      if (flag == "avx512_bf16" || flag == "amx_bf16") return true;
+    return false;
+  }
+  return false;
 }
 
 }  // namespace dinet

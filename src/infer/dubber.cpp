@@ -27,6 +27,10 @@ Precision parse_precision(const std::string& name) {
   throw Error("precision " + name + ": expected fp32, bf16 or fp16");
 }
 
+Precision automatic_precision(const std::string& device) {
+  return device == "cpu" && cpu_has_native_bf16() ? Precision::bf16 : Precision::fp32;
+}
+
 std::string to_string(Precision precision) {
   switch (precision) {
     case Precision::bf16:

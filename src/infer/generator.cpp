@@ -4,10 +4,8 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "dinet/error.h"
+#include "dinet/runtime.h"
 
 namespace dinet::infer {
 namespace {
@@ -17,19 +15,6 @@ bool has_module(torch::nn::Module& net, const std::string& name) {
 }
 
 }  // namespace
-
-bool cpu_has_native_bf16() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    std::istringstream words(line);
-    for (std::string flag; words >> flag;)
-      if (flag == "avx512_bf16" || flag == "amx_bf16") return true;
-    return false;
-  }
-  return false;
-}
 
 at::ScalarType compute_dtype(const std::string& device, Precision precision) {
   if (device == "cuda") {

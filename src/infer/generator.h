@@ -19,8 +19,6 @@ namespace dinet::infer {
 // The tensor type of a precision on a device; throws dinet::Error where it would not run
 // natively (bf16 on a CPU without AVX512-BF16 or AMX, fp16 on a CPU, cuda when absent).
 at::ScalarType compute_dtype(const std::string& device, Precision precision);
-// Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo).
-bool cpu_has_native_bf16();
 
 class Generator {
  public:

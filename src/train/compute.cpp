@@ -2,31 +2,11 @@
 
 #include <torch/cuda.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "dinet/error.h"
+#include "dinet/runtime.h"
 #include "model/autocast_flags.h"
 
 namespace dinet::train {
-namespace {
-
-// oneDNN runs bf16 convolutions natively only with AVX512-BF16 or AMX; elsewhere it
-// emulates them, slower than fp32.
-bool cpu_has_bf16() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    std::istringstream words(line);
-    for (std::string w; words >> w;)
-      if (w == "avx512_bf16" || w == "amx_bf16") return true;
-    return false;
-  }
-  return false;
-}
-
-}  // namespace
 
 at::Tensor Compute::input(const at::Tensor& t) const {
   at::Tensor x = t.to(device, /*non_blocking=*/device.is_cuda());
@@ -57,7 +37,7 @@ Compute resolve_compute(const std::string& device, const std::string& precision,
     throw Error("--precision " + precision, "expected fp32, bf16 or fp16");
   if (precision == "fp16" && !c.device.is_cuda())
     throw Error("--precision fp16", "needs --device cuda; on the CPU use bf16 or fp32");
-  if (precision == "bf16" && !c.device.is_cuda() && !cpu_has_bf16())
+  if (precision == "bf16" && !c.device.is_cuda() && !cpu_has_native_bf16())
     throw Error("--precision bf16", "this CPU has no bf16 instructions (AVX512-BF16 or AMX); use fp32");
   c.precision = precision;
   return c;

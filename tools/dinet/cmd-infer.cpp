@@ -13,7 +13,7 @@ struct InferCliOptions {
   InferOptions infer;
   std::string source_video, driving_audio, landmark_csv;
   std::string res_video_dir = "./asserts/inference_result";
-  std::string precision = "fp32", paste = "feathered", crop_radius = "segment";
+  std::string precision = "auto", paste = "feathered", crop_radius = "segment";
   bool quiet = false;
   // The published script's channel options: the checkpoint decides; given, they must agree.
   int source_channel = 3, ref_channel = 15;
@@ -32,7 +32,7 @@ void run_infer(InferCliOptions& o) {
   if (o.source_channel != 3 || o.ref_channel != 15)
     throw Error("--source_channel/--ref_channel: the DINet generator takes 3 and 15 (5 RGB references)");
   InferOptions& infer = o.infer;
-  infer.precision = parse_precision(o.precision);
+  infer.precision = o.precision == "auto" ? automatic_precision(infer.device) : parse_precision(o.precision);
   infer.paste = o.paste == "hard" ? PasteMode::Hard : PasteMode::Feathered;
   infer.segment_radius = o.crop_radius == "segment";
   infer.show_progress = !o.quiet;
@@ -119,8 +119,9 @@ void setup_infer(CLI::App& app) {
   verb->add_option("--batch_size", infer.batch_size, "frames per network call (default: 4)")
       ->check(CLI::PositiveNumber);
   verb->add_option("--precision", o->precision,
-                   "fp32; bf16 (CPUs with AVX512-BF16 or AMX, and CUDA); fp16 (CUDA) (default: fp32)")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+                   "auto: bf16 on a CPU with AVX512-BF16 or AMX (about twice as fast, within 40 dB PSNR "
+                   "of fp32), fp32 elsewhere; fp32; bf16 (those CPUs, and CUDA); fp16 (CUDA) (default: auto)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}));
   verb->add_option("--device", infer.device, "cpu or cuda (default: cpu)")->check(CLI::IsMember({"cpu", "cuda"}));
   verb->add_option("--seed", infer.seed, "seed of the reference frame choice (default: 0)");
   verb->add_option("--paste", o->paste,
