@@ -12,8 +12,6 @@
 #include <cstdio>
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
-
 #include "bench.h"
 #include "dinet/audio_features.h"
 #include "dinet/checkpoint.h"
@@ -91,19 +89,15 @@ void baseline_python(const InferBenchOptions& o, int threads) {
   if (o.python == "none") return;
   const std::string cmd = o.python + " " + o.script + " --mouth " + std::to_string(o.mouth) +
                           " --frames " + std::to_string(o.baseline_frames) + " --threads " +
-                          std::to_string(threads) + " --device " + o.device + " 2>/dev/null";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  for (size_t n; pipe && (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  if (!pipe || ::pclose(pipe) != 0 || out.empty()) {
+                          std::to_string(threads) + " --device " + o.device;
+  const std::optional<nlohmann::json> json = run_json_command(cmd);
+  if (!json) {
     std::printf("| published inference.py loop, PyTorch (network only) | fp32 | 1 | - | - | - | not run: `%s` failed |\n",
                 cmd.c_str());
     return;
   }
-  const auto json = nlohmann::json::parse(out);
-  print_row("published inference.py loop, PyTorch " + json.at("torch").get<std::string>() + " (network only)",
-            "fp32", 1, o.baseline_frames, json.at("seconds").get<double>(), json.at("cpu_seconds").get<double>());
+  print_row("published inference.py loop, PyTorch " + json->at("torch").get<std::string>() + " (network only)",
+            "fp32", 1, o.baseline_frames, json->at("seconds").get<double>(), json->at("cpu_seconds").get<double>());
 }
 
 // Our generator alone: references encoded once, `batch` frames per call.

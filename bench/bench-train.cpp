@@ -3,9 +3,7 @@
 // on the same random batches' shapes, so the two numbers share the machine's state.
 #include <torch/torch.h>
 
-#include <array>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
 #include "bench.h"
 #include "dinet/crop.h"
@@ -36,18 +34,9 @@ double published_samples_per_second(const TrainBenchOptions& o, int64_t mouth, i
   if (o.python.empty()) return 0;
   const std::string cmd = o.python + " " + o.script + " --mouth " + std::to_string(mouth) + " --batch " +
                           std::to_string(batch) + " --steps " + std::to_string(o.steps) + " --threads " +
-                          std::to_string(threads) + " --device " + o.device + " 2>/dev/null";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe) return 0;
-  std::string out;
-  std::array<char, 512> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  if (::pclose(pipe) != 0) return 0;
-  try {
-    return nlohmann::json::parse(out.substr(out.rfind('{')))["samples_per_s"].get<double>();
-  } catch (const std::exception&) {
-    return 0;
-  }
+                          std::to_string(threads) + " --device " + o.device;
+  const std::optional<nlohmann::json> json = run_json_command(cmd);
+  return json && json->contains("samples_per_s") ? json->at("samples_per_s").get<double>() : 0;
 }
 
 void run_train_bench(const TrainBenchOptions& o) {

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -25,6 +27,10 @@ struct Entry {
 bool register_bench(Entry entry);
 // "CPU model, cores, date, the command line": the header of every result table.
 std::string machine_header(int argc, char** argv);
+
+// Runs a baseline command (a Python script of the published computation; its stderr
+// dropped) and returns the last JSON object it printed; nothing when it failed or printed none.
+std::optional<nlohmann::json> run_json_command(const std::string& command);
 
 // A scratch folder, emptied when made and removed however the measurement ends.
 struct ScratchDir {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -31,6 +32,25 @@ std::string cpu_model() {
 bool register_bench(Entry entry) {
   registry().push_back(std::move(entry));
   return true;
+}
+
+std::optional<nlohmann::json> run_json_command(const std::string& command) {
+  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
+  if (!pipe) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  if (::pclose(pipe) != 0) return std::nullopt;
+  std::istringstream lines(out);
+  std::string last;  // the last line that opens a JSON object
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line.front() == '{') last = line;
+  if (last.empty()) return std::nullopt;
+  try {
+    return nlohmann::json::parse(last);
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
 }
 
 std::string machine_header(int argc, char** argv) {
