@@ -161,6 +161,19 @@ TEST(TrainClip, TrainsFromFrameStageWritesPublishedLayoutAndResumesExactly) {
   }
 }
 
+// With data held out, each epoch reports the mouth L1 on it and on the trained-on data.
+TEST(TrainClip, EvaluatesHeldOutAndTrainedOn) {
+  TempDir dir;
+  ClipSetup s = clip_setup(dir);
+  // Fewer than 4 videos: the last quarter of the clips is held out (5, as the stage needs).
+  s.json = dinet::test::write_tiny_training_set(dir / "twenty", {.videos = 1, .clips = 20});
+  const auto r = run_dinet(clip_args(s, dir / "out") + " --end_epoch 1 --holdout 0.25 --bn_batches 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("mouth L1 held out"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("trained on"), std::string::npos) << r.output;
+  EXPECT_EQ(line_count(dir / "out" / "train_log.jsonl", "\"trained_mouth_l1\""), 1);
+}
+
 // Data parallel (docs/distributed.md): 2 processes with 1 clip each take the step of one
 // process with 2 clips: the losses of the first step (before any update; the generator's
 // BatchNorm takes the statistics of both processes' frames) agree, and rank 0 writes.

@@ -145,6 +145,9 @@ struct ClipEpochResult {
   double copy_reference_l1 = 0;  // the same for the first reference frame copied as is
   double sync_generated = 0;     // mean SyncNet score of the generated clips (1: in sync)
   double sync_real = 0;          // the same for the real clips, for scale
+  // Mouth L1 and copy on fixed clips of the trained-on data, when --holdout keeps some out
+  // (the ones above are then the held-out ones); -1 without --holdout.
+  double trained_mouth_l1 = -1, trained_copy_reference_l1 = -1;
   double wait_fraction = 0;
   double samples_per_second = 0;  // clips (5 frames each) per second
 };

@@ -42,6 +42,32 @@ at::Tensor first_clip(const at::Tensor& frames, int64_t clips) {
   return frames.index_select(0, at::arange(0, kClipFrames * clips, clips));
 }
 
+struct ClipEvaluation {
+  double mouth_l1 = 0, copy_reference_l1 = 0, sync_generated = 0, sync_real = 0;
+};
+
+// Mouth L1 (generated, and the first reference copied as is) and SyncNet scores (generated,
+// and real for scale) over fixed clips. The batches split between the ranks (rank 0 has the
+// first, for the picture); ratios of the means over the ranks are ratios of the sums.
+ClipEvaluation evaluate(ClipStep& step, const std::vector<ClipBatch>& batches, const RunSetup& run,
+                        at::Tensor* first_generated = nullptr) {
+  double generated_l1 = 0, copy_l1 = 0, sync_generated = 0, sync_real = 0, frames = 0, clips = 0;
+  for (size_t k = run.dist.rank(); k < batches.size(); k += run.dist.world_size()) {
+    const ClipBatch& b = batches[k];
+    const at::Tensor generated = step.generate(b);
+    if (first_generated && !first_generated->defined()) *first_generated = generated;
+    generated_l1 += mouth_l1(generated, b.target, run.face) * b.frames();
+    copy_l1 += mouth_l1(b.references.narrow(1, 0, 3), b.target, run.face) * b.frames();
+    sync_generated += step.sync_scores(generated, b).sum().item<double>();
+    sync_real += step.sync_scores(b.target, b).sum().item<double>();
+    frames += b.frames();
+    clips += b.clips();
+  }
+  const std::vector<double> sums =
+      mean_over_ranks(run.dist, {generated_l1, copy_l1, sync_generated, sync_real, frames, clips});
+  return {sums[0] / sums[4], sums[1] / sums[4], sums[2] / sums[5], sums[3] / sums[5]};
+}
+
 }  // namespace
 
 std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
@@ -105,8 +131,12 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
   start["lamb_syncnet_perception"] = o.lamb_syncnet_perception;
   start["gradient_checkpointing"] = o.gradient_checkpointing;
   log.write(start);
-  const std::vector<ClipBatch> eval_batches =
-      evaluation_batches(eval_set, run.face, std::max<int64_t>(o.eval_samples, 1), o.batch_size, seed);
+  const int64_t eval_clips = std::max<int64_t>(o.eval_samples, 1);
+  const std::vector<ClipBatch> eval_batches = evaluation_batches(eval_set, run.face, eval_clips, o.batch_size, seed);
+  // With data held out, the trained-on data is evaluated too, as in the frame stage.
+  const std::vector<ClipBatch> trained_batches =
+      run.heldout.videos.empty() ? std::vector<ClipBatch>{}
+                                 : evaluation_batches(train, run.face, eval_clips, o.batch_size, seed);
 
   std::vector<ClipEpochResult> results;
   for (int64_t epoch = meta.epoch + 1; epoch <= last_epoch; ++epoch) {
@@ -140,27 +170,17 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
 
     // Evaluation and checkpoint with statistics of the weights as they are now.
     estimate_generator_statistics(step, std::min(o.bn_batches, shard.steps), o.workers, o.prefetch, load);
-    // The evaluation batches split between the ranks (rank 0 has the first, for the picture);
-    // ratios of the means over the ranks are ratios of the sums.
-    double generated_l1 = 0, copy_l1 = 0, sync_generated = 0, sync_real = 0, frames = 0, clips = 0;
     at::Tensor first_generated;
-    for (size_t k = run.dist.rank(); k < eval_batches.size(); k += run.dist.world_size()) {
-      const ClipBatch& b = eval_batches[k];
-      const at::Tensor generated = step.generate(b);
-      if (!first_generated.defined()) first_generated = generated;
-      generated_l1 += mouth_l1(generated, b.target, run.face) * b.frames();
-      copy_l1 += mouth_l1(b.references.narrow(1, 0, 3), b.target, run.face) * b.frames();
-      sync_generated += step.sync_scores(generated, b).sum().item<double>();
-      sync_real += step.sync_scores(b.target, b).sum().item<double>();
-      frames += b.frames();
-      clips += b.clips();
+    const ClipEvaluation evaluation = evaluate(step, eval_batches, run, &first_generated);
+    r.mouth_l1 = evaluation.mouth_l1;
+    r.copy_reference_l1 = evaluation.copy_reference_l1;
+    r.sync_generated = evaluation.sync_generated;
+    r.sync_real = evaluation.sync_real;
+    if (!trained_batches.empty()) {
+      const ClipEvaluation trained = evaluate(step, trained_batches, run);
+      r.trained_mouth_l1 = trained.mouth_l1;
+      r.trained_copy_reference_l1 = trained.copy_reference_l1;
     }
-    const std::vector<double> sums =
-        mean_over_ranks(run.dist, {generated_l1, copy_l1, sync_generated, sync_real, frames, clips});
-    r.mouth_l1 = sums[0] / sums[4];
-    r.copy_reference_l1 = sums[1] / sums[4];
-    r.sync_generated = sums[2] / sums[5];
-    r.sync_real = sums[3] / sums[5];
     r.wait_fraction = done.wait_fraction;
     r.samples_per_second = shard.steps * shard.global_batch() / std::max(done.seconds, 1e-9);
     results.push_back(r);
@@ -179,19 +199,22 @@ std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& o) {
       save_clip_checkpoint(o.result_path / ("netG_model_epoch_" + std::to_string(epoch) + ".pth"), step, meta, o.lr_g,
                            o.lr_dI, lr_dV);
     }
-    log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss_dI", r.loss_dI}, {"loss_gI", r.loss_gI},
-               {"loss_dV", r.loss_dV}, {"loss_gV", r.loss_gV}, {"loss_perception", r.loss_perception},
-               {"loss_sync", r.loss_sync}, {"mouth_l1", r.mouth_l1}, {"copy_reference_l1", r.copy_reference_l1},
-               {"sync_generated", r.sync_generated}, {"sync_real", r.sync_real},
-               {"samples_per_s", r.samples_per_second}, {"frames_per_s", kClipFrames * r.samples_per_second},
-               {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds}, {"checkpoint", save}});
+    nlohmann::json record = {{"event", "epoch"}, {"epoch", epoch}, {"loss_dI", r.loss_dI}, {"loss_gI", r.loss_gI},
+                             {"loss_dV", r.loss_dV}, {"loss_gV", r.loss_gV}, {"loss_perception", r.loss_perception},
+                             {"loss_sync", r.loss_sync}, {"mouth_l1", r.mouth_l1},
+                             {"copy_reference_l1", r.copy_reference_l1}, {"sync_generated", r.sync_generated},
+                             {"sync_real", r.sync_real}, {"samples_per_s", r.samples_per_second},
+                             {"frames_per_s", kClipFrames * r.samples_per_second}, {"wait_fraction", r.wait_fraction},
+                             {"seconds", done.seconds}, {"checkpoint", save}};
+    const std::string trained_l1 = trained_on_note(r.trained_mouth_l1, r.trained_copy_reference_l1, record);
+    log.write(record);
     std::fprintf(stderr,
-                 "epoch %lld: dI %.4f gI %.4f dV %.4f gV %.4f perception %.4f sync %.4f | mouth L1 %.4f (copy a "
-                 "reference: %.4f) | SyncNet score generated %.3f, real %.3f | %.2f clips/s, waited on data %.1f%% "
-                 "of the time\n",
+                 "epoch %lld: dI %.4f gI %.4f dV %.4f gV %.4f perception %.4f sync %.4f | mouth L1 %s%.4f (copy a "
+                 "reference: %.4f)%s | SyncNet score generated %.3f, real %.3f | %.2f clips/s, waited on data "
+                 "%.1f%% of the time\n",
                  static_cast<long long>(epoch), r.loss_dI, r.loss_gI, r.loss_dV, r.loss_gV, r.loss_perception,
-                 r.loss_sync, r.mouth_l1, r.copy_reference_l1, r.sync_generated, r.sync_real, r.samples_per_second,
-                 100 * r.wait_fraction);
+                 r.loss_sync, trained_batches.empty() ? "" : "held out ", r.mouth_l1, r.copy_reference_l1,
+                 trained_l1.c_str(), r.sync_generated, r.sync_real, r.samples_per_second, 100 * r.wait_fraction);
   }
   return results;
 }

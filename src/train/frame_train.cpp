@@ -171,15 +171,7 @@ std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& o) {
                              {"copy_reference_l1", r.copy_reference_l1}, {"samples_per_s", r.samples_per_second},
                              {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds},
                              {"checkpoint", epoch % o.checkpoint == 0}};
-    std::string trained_l1;
-    if (!trained_batches.empty()) {
-      record["trained_mouth_l1"] = r.trained_mouth_l1;
-      record["trained_copy_reference_l1"] = r.trained_copy_reference_l1;
-      char text[96];
-      std::snprintf(text, sizeof text, "; trained on %.4f (copy: %.4f)", r.trained_mouth_l1,
-                    r.trained_copy_reference_l1);
-      trained_l1 = text;
-    }
+    const std::string trained_l1 = trained_on_note(r.trained_mouth_l1, r.trained_copy_reference_l1, record);
     log.write(record);
     std::fprintf(stderr,
                  "epoch %lld: dI %.4f gI %.4f perception %.4f | mouth L1 %s%.4f (copy a reference: %.4f)%s | "

@@ -5,6 +5,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cstdio>
 #include <regex>
 
 #include "dinet/error.h"
@@ -23,6 +24,15 @@ void JsonlLog::write(const nlohmann::json& record) {
   out_ << record.dump() << '\n';
   out_.flush();
   if (!out_) throw Error(file_.string(), "write failed");
+}
+
+std::string trained_on_note(double trained_mouth_l1, double trained_copy_reference_l1, nlohmann::json& record) {
+  if (trained_mouth_l1 < 0) return "";
+  record["trained_mouth_l1"] = trained_mouth_l1;
+  record["trained_copy_reference_l1"] = trained_copy_reference_l1;
+  char text[96];
+  std::snprintf(text, sizeof text, "; trained on %.4f (copy: %.4f)", trained_mouth_l1, trained_copy_reference_l1);
+  return text;
 }
 
 void save_image_grid(const fs::path& file, const std::vector<at::Tensor>& columns) {

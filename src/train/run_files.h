@@ -26,6 +26,11 @@ class JsonlLog {
   std::ofstream out_;
 };
 
+// With data held out, the frame and clip stages also measure the mouth L1 on the trained-on
+// data (-1 when not measured): adds the pair to an epoch's log record and returns the text
+// for its epoch line ("" when not measured).
+std::string trained_on_note(double trained_mouth_l1, double trained_copy_reference_l1, nlohmann::json& record);
+
 // A PNG (written atomically) of `columns` image batches side by side, one row per sample:
 // each column is (B,C,H,W) RGB in [0,1] with C a multiple of 3 (a 15-channel batch shows
 // as five images). Columns must share B and H.
