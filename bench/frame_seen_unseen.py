@@ -6,11 +6,16 @@ against unseen ones"). Runs the published network definition (published_frame_st
   cd <folder with asserts/training_data>
   frame_seen_unseen.py frame64/netG_model_epoch_95.pth --holdout 0.1
 
-Eval mode uses the checkpoint's running BatchNorm statistics (as inference does); then the
-statistics are re-estimated as the plain average over training batches; train mode uses each
+With fewer than 4 videos, as `dinet train --holdout` does, the last clips of every video are
+held out instead: unseen frames and audio of faces it trained on.
+
+Eval mode uses the checkpoint's running BatchNorm statistics (as inference does); "other
+audio" is eval mode with every sample driven by another sample's audio; "re-estimated"
+replaces the statistics by the plain average over training batches; train mode uses each
 batch's statistics. Mel features, any mouth size.
 """
 import argparse
+import math
 import os
 import sys
 
@@ -24,15 +29,32 @@ import published_frame_step as published  # noqa: E402
 DATA = "asserts/training_data"
 
 
-def heldout_videos(names, fraction):
-    """The videos `dinet train --holdout` keeps out (split_heldout in src/train/training_set.cpp)."""
+def clips_of(video):
+    return sorted(int(c) for c in os.listdir(f"{DATA}/split_video_25fps_crop_face/{video}"))
+
+
+def split_heldout(names, fraction):
+    """(trained on, held out) as lists of (video, clips), as `dinet train --holdout` splits
+    (split_heldout in src/train/training_set.cpp): whole videos from 4 on, else each video's
+    last clips."""
     n = len(names)
-    held = min(max(round(fraction * n), 1), n - 1)
-    return {names[(k * n) // held + n // (2 * held)] for k in range(held)}
+    if n >= 4:
+        held = min(max(round(fraction * n), 1), n - 1)
+        held_names = {names[(k * n) // held + n // (2 * held)] for k in range(held)}
+        return ([(v, clips_of(v)) for v in names if v not in held_names],
+                [(v, clips_of(v)) for v in names if v in held_names])
+    train, heldout = [], []
+    for v in names:
+        clips = clips_of(v)
+        held = min(len(clips) - 1, math.ceil(fraction * len(clips) - 1e-9))
+        train.append((v, clips[:len(clips) - held]))
+        heldout.append((v, clips[len(clips) - held:]))
+    return train, heldout
 
 
 class Samples:
-    """Random frames of random clips, five random frames of the same video as references."""
+    """Random frames of random clips, five random frames of the same group's clips of the same
+    video as references."""
 
     def __init__(self, mouth):
         self.mouth = mouth
@@ -43,14 +65,13 @@ class Samples:
         rgb = np.array(Image.open(path).convert("RGB").resize(self.size, Image.BILINEAR))
         return torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
 
-    def batch(self, videos, n, seed):
+    def batch(self, group, n, seed):
         rng = np.random.default_rng(seed)
         m, r, q = self.mouth, self.mouth // 2, self.mouth // 8
         source, refs, audio, target = [], [], [], []
         for _ in range(n):
-            video = videos[rng.integers(len(videos))]
+            video, clips = group[rng.integers(len(group))]
             mel = np.load(f"{DATA}/split_video_25fps_deepspeech/{video}_mel.npy")
-            clips = sorted(int(c) for c in os.listdir(f"{DATA}/split_video_25fps_crop_face/{video}"))
             clip = clips[rng.integers(len(clips))]
             t = self.image(video, clip, 4)
             s = t.clone()
@@ -83,8 +104,8 @@ def main():
     state = {k.removeprefix("module."): v for k, v in state.items()}
     net = published.DINet(state["audio_encoder.0.conv.weight"].shape[1])
     names = sorted(os.listdir(f"{DATA}/split_video_25fps_crop_face"))
-    held = heldout_videos(names, args.holdout)
-    groups = {"trained on": [v for v in names if v not in held], "held out": sorted(held)}
+    trained, heldout = split_heldout(names, args.holdout)
+    groups = {"trained on": trained, "held out": heldout}
     samples = Samples(args.mouth)
     batches = {g: samples.batch(v, args.samples, seed=1) for g, v in groups.items()}
 
@@ -98,6 +119,8 @@ def main():
             net.load_state_dict(state)  # train mode below moves the running statistics
             net.eval()
             rows[g]["eval mode"] = samples.mouth_l1(run(source, refs, audio), target)
+            # Each sample driven by the next one's audio: how much of the mouth the audio decides.
+            rows[g]["other audio"] = samples.mouth_l1(run(source, refs, audio.roll(1, 0)), target)
             net.train()
             rows[g]["train mode"] = samples.mouth_l1(run(source, refs, audio), target)
             rows[g]["copy a reference"] = samples.mouth_l1(refs[:, :3], target)
@@ -113,12 +136,13 @@ def main():
         for g, (source, refs, audio, target) in batches.items():
             rows[g]["re-estimated"] = samples.mouth_l1(run(source, refs, audio), target)
 
-    print(f"held out: {', '.join(sorted(held))}")
-    columns = ["eval mode", "re-estimated", "train mode", "copy a reference"]
+    print("held out: " + ", ".join(f"{v} (clips {c[0]}-{c[-1]})" for v, c in heldout))
+    columns = ["eval mode", "re-estimated", "train mode", "other audio", "copy a reference"]
     print("| samples from | " + " | ".join(columns) + " |")
     print("| --- |" + " ---: |" * len(columns))
     for g in groups:
-        print(f"| {len(groups[g])} videos {g} | " + " | ".join(f"{rows[g][c]:.4f}" for c in columns) + " |")
+        clips = sum(len(c) for _, c in groups[g])
+        print(f"| {clips} clips of {len(groups[g])} videos {g} | " + " | ".join(f"{rows[g][c]:.4f}" for c in columns) + " |")
 
 
 if __name__ == "__main__":
