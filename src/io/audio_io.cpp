@@ -96,6 +96,18 @@ void put_u32(std::string& s, uint32_t v) {
   put_u16(s, uint16_t(v >> 16));
 }
 
+// Encoders pad the last packet (AAC to whole frames of 1024 samples) and the decoder returns
+// the padding; the container's duration (what ffprobe reports) says where the audio ends.
+// Trims to it, but only a padding-sized excess and only from a duration the file states:
+// one estimated from the bitrate, or a larger mismatch, keeps every decoded sample.
+void trim_end_padding(std::vector<float>& samples, const AVFormatContext* input, const AVStream* s, int rate) {
+  if (s->duration == AV_NOPTS_VALUE || s->duration <= 0 ||
+      input->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE)
+    return;
+  const auto stated = size_t(std::llround(double(s->duration) * av_q2d(s->time_base) * rate));
+  if (samples.size() > stated && samples.size() - stated <= size_t(rate / 10)) samples.resize(stated);
+}
+
 }  // namespace
 
 Audio load_audio(const fs::path& path, int sample_rate, AudioChannels channels) {
@@ -125,9 +137,10 @@ Audio load_audio(const fs::path& path, int sample_rate, AudioChannels channels) 
   }
   if (!swr) throw Error(path.string(), "no decodable audio");
   sink.push(swr.get(), channel_count, nullptr, 0, path);
+  const AVStream* s = source.stream();
+  trim_end_padding(audio.samples, source.input(), s, sample_rate);
   // A video that starts before its audio: silence until the audio starts keeps the samples
   // in sync with VideoReader's frames.
-  const AVStream* s = source.stream();
   if (const int64_t origin = sync_origin(source.input());
       origin != AV_NOPTS_VALUE && s->start_time != AV_NOPTS_VALUE) {
     const double lead = double(s->start_time) * av_q2d(s->time_base) - double(origin) / AV_TIME_BASE;
