@@ -10,8 +10,10 @@
 
 #include "bench.h"
 #include "dinet/crop.h"
+#include "dinet/infer.h"
 #include "dinet/networks.h"
 #include "dinet/runtime.h"
+#include "infer/generator.h"
 #include "train/compute.h"
 #include "train/frame_step.h"
 
@@ -105,6 +107,32 @@ void run_profile(const ProfileOptions& o) {
   print_top("convolution (grad-output/input, input, weight shapes)", p.conv_by_shape, o.rows);
 }
 
+// The same tables for the inference generator: references set once, `batch` faces a call.
+void run_infer_profile(const ProfileOptions& o) {
+  const int threads = set_threads(o.threads);
+  const FaceSize face = face_size(static_cast<int>(o.mouth));
+  torch::manual_seed(0);
+  infer::Generator generator(DINet(3, 15, 29), "cpu", parse_precision(o.precision));
+  generator.set_reference(torch::rand({1, 15, face.height, face.width}));
+  const at::Tensor source = torch::rand({o.batch, 3, face.height, face.width});
+  const at::Tensor audio = torch::randn({o.batch, 29, 5});
+  for (int i = 0; i < 2; ++i) generator.forward(source, audio);
+  Profile p;
+  {
+    const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::CPU,
+                                                       /*report_input_shapes=*/true);
+    profiler::TLSLegacyProfilerGuard guard(config, [&](const profiler::thread_event_lists& lists) {
+      p = summarize(lists, o.steps);
+    });
+    for (int i = 0; i < o.steps; ++i) generator.forward(source, audio);
+  }
+  std::printf("Inference generator, mouth %lld (%dx%d faces), batch %lld, %s, %d threads, %d profiled calls.\n",
+              static_cast<long long>(o.mouth), face.height, face.width, static_cast<long long>(o.batch),
+              o.precision.c_str(), threads, o.steps);
+  print_top("top-level operator", p.by_operator, o.rows);
+  print_top("convolution (input, weight shapes)", p.conv_by_shape, o.rows);
+}
+
 std::function<void()> setup_profile(CLI::App& app) {
   auto o = std::make_shared<ProfileOptions>();
   app.add_option("--mouth", o->mouth, "mouth region size (default: 64)");
@@ -118,7 +146,22 @@ std::function<void()> setup_profile(CLI::App& app) {
 
 }  // namespace
 
+std::function<void()> setup_infer_profile(CLI::App& app) {
+  auto o = std::make_shared<ProfileOptions>();
+  o->mouth = 256;
+  app.add_option("--mouth", o->mouth, "mouth region size (default: 256)");
+  app.add_option("--batch", o->batch, "faces per call (default: 4)");
+  app.add_option("--precision", o->precision, "fp32 or bf16 (default: bf16)")->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_option("-r,--steps", o->steps, "profiled calls, after two warm-up calls (default: 3)");
+  app.add_option("--threads", o->threads, "CPU threads (default: every core)");
+  app.add_option("--rows", o->rows, "rows per table (default: 12)");
+  return [o] { run_infer_profile(*o); };
+}
+
 DINET_BENCH("train-profile", "where a frame-training step spends its time: operators and convolutions",
             setup_profile);
+DINET_BENCH("infer-profile", "where the inference generator spends its time: operators and convolutions",
+            setup_infer_profile);
 
 }  // namespace dinet::bench
+

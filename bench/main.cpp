@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "dinet/error.h"
+#include "dinet/runtime.h"
 
 namespace dinet::bench {
 namespace {
@@ -66,6 +67,7 @@ std::string machine_header(int argc, char** argv) {
 }  // namespace dinet::bench
 
 int main(int argc, char** argv) {
+  dinet::keep_freed_memory();
   CLI::App app{"dinet-bench: the project's measurements; each prints a markdown table"};
   app.require_subcommand(1);
   std::function<void()> run;

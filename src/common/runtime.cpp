@@ -1,8 +1,10 @@
 #include "dinet/runtime.h"
 
 #include <ATen/Parallel.h>
+#include <malloc.h>
 #include <opencv2/core.hpp>
 
+#include <climits>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -24,6 +26,11 @@ int set_threads(int n) {
   }
   cv::setNumThreads(n);
   return n;
+}
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_MAX, 0);  // large blocks from the heap, not from their own mapping
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);  // and the heap's free top is not returned either
 }
 
 bool cpu_has_native_bf16() {

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "dinet/error.h"
+#include "dinet/runtime.h"
 
 namespace dinet::cli {
 
@@ -18,6 +19,7 @@ void add_threads_option(CLI::App* verb, int& threads) {
 }  // namespace dinet::cli
 
 int main(int argc, char** argv) {
+  dinet::keep_freed_memory();
   CLI::App app{"dinet: re-renders the mouth of a talking-face video so the lips follow a new "
                "audio track (DINet, AAAI 2023, in C++). Run `dinet <command> --help` for each "
                "command's options."};
