@@ -8,6 +8,7 @@
 #include "dinet/networks.h"
 #include "dinet/npy.h"
 #include "dinet/runtime.h"
+#include "infer/alignment.h"
 #include "infer/generator.h"
 #include "test_support.h"
 
@@ -60,6 +61,27 @@ TEST(InferGenerator, MatchesTheModuleInFp32) {
   const at::Tensor got = generator.forward(in.source, in.audio);
   ASSERT_EQ(got.sizes(), expected.sizes());
   EXPECT_LT((got - expected).abs().max().item<double>(), 1e-4);
+}
+
+// The CPU's one-pass warp and the grid-sampler path both against the published AdaAT
+// (a 5-D grid_sample), with codes large enough to rotate by up to pi and shift samples
+// outside the map, where zeros come in.
+TEST(InferGenerator, AdaptiveWarpMatchesAdaAT) {
+  DINet net = random_model(29, 4);
+  torch::manual_seed(11);
+  const at::Tensor appearance = torch::randn({1, 256, 13, 10});
+  const at::Tensor code = torch::randn({3, 256}) * 3;
+  auto adaat = std::dynamic_pointer_cast<AdaATImpl>(net->named_children()["adaAT"]);
+  ASSERT_TRUE(adaat);
+  torch::NoGradGuard no_grad;
+  const at::Tensor expected = adaat->forward(appearance.expand({3, -1, -1, -1}), code);
+  infer::AdaptiveWarp warp(*net);
+  warp.set_reference(appearance);
+  for (const at::Tensor& got : {warp(code), warp.with_grid_sampler(code)}) {
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    EXPECT_LT((got - expected).abs().max().item<double>(), 1e-5);
+  }
+  EXPECT_GT((expected == 0).sum().item<int64_t>(), 0) << "no sample fell outside the map";
 }
 
 TEST(InferGenerator, MatchesThePublishedFixture) {

@@ -1,5 +1,6 @@
 #include "infer/alignment.h"
 
+#include <ATen/Parallel.h>
 #include <torch/nn/functional/vision.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/torch.h>
@@ -40,6 +41,51 @@ Conv1dAsLinear conv1d(torch::nn::Module& net, const std::string& conv, const std
 // The published base grid: 2 i / (n - 1) - 1, in float as the module computes it.
 at::Tensor base_coordinates(int64_t n) {
   return torch::arange(n, torch::kFloat).div(static_cast<double>(n - 1)).mul(2).sub(1);
+}
+
+// Every frame's channels warped, one plane at a time: planes (D, h, w); scale, cos, sin
+// (B, D); shift (B, D, 2) -> (B, D, h, w). Each output pixel is grid_sample's bilinear
+// sample (align_corners=False, zeros outside) with its arithmetic.
+at::Tensor warp_on_cpu(const at::Tensor& planes, const at::Tensor& scale, const at::Tensor& cos,
+                       const at::Tensor& sin, const at::Tensor& shift) {
+  const int64_t batch = scale.size(0), depth = planes.size(0), height = planes.size(1), width = planes.size(2);
+  const at::Tensor xs = base_coordinates(width), ys = base_coordinates(height);
+  const at::Tensor s = scale.contiguous(), c = cos.contiguous(), n = sin.contiguous(), t = shift.contiguous();
+  at::Tensor out = at::empty({batch, depth, height, width}, at::kFloat);
+  const float *x_at = xs.data_ptr<float>(), *y_at = ys.data_ptr<float>();
+  at::parallel_for(0, batch * depth, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t bk = begin; bk < end; ++bk) {
+      const float* plane = planes.data_ptr<float>() + (bk % depth) * height * width;
+      const float sk = s.data_ptr<float>()[bk], ck = c.data_ptr<float>()[bk], nk = n.data_ptr<float>()[bk];
+      const float tx = t.data_ptr<float>()[2 * bk], ty = t.data_ptr<float>()[2 * bk + 1];
+      float* o = out.data_ptr<float>() + bk * height * width;
+      // A corner's value, 0 outside the plane.
+      const auto corner = [&](int64_t r, int64_t col) {
+        return r >= 0 && r < height && col >= 0 && col < width ? plane[r * width + col] : 0.f;
+      };
+      for (int64_t i = 0; i < height; ++i) {
+        const float y = y_at[i];
+        for (int64_t j = 0; j < width; ++j, ++o) {
+          const float x = x_at[j];
+          const float gx = (ck * x - nk * y) * sk + tx, gy = (nk * x + ck * y) * sk + ty;
+          const float ix = ((gx + 1) * width - 1) / 2, iy = ((gy + 1) * height - 1) / 2;
+          // floor() without a library call (the portable build has no SSE4.1 rounding).
+          const int64_t col = static_cast<int64_t>(ix) - (ix < 0 && ix != static_cast<int64_t>(ix));
+          const int64_t row = static_cast<int64_t>(iy) - (iy < 0 && iy != static_cast<int64_t>(iy));
+          const float x0 = static_cast<float>(col), y0 = static_cast<float>(row);
+          const float east = ix - x0, west = x0 + 1 - ix, south = iy - y0, north = y0 + 1 - iy;
+          if (row >= 0 && row + 1 < height && col >= 0 && col + 1 < width) {
+            const float* p = plane + row * width + col;
+            *o = p[0] * west * north + p[1] * east * north + p[width] * west * south + p[width + 1] * east * south;
+          } else {
+            *o = corner(row, col) * west * north + corner(row, col + 1) * east * north +
+                 corner(row + 1, col) * west * south + corner(row + 1, col + 1) * east * south;
+          }
+        }
+      }
+    }
+  });
+  return out;
 }
 
 }  // namespace
@@ -101,36 +147,46 @@ void AdaptiveWarp::set_reference(const at::Tensor& appearance) {
   const at::Tensor x = appearance.to(at::kFloat)[0];
   const int64_t depth = x.size(0);
   // grid_sample's unnormalisation (align_corners=False) of the published depth coordinate.
-  const at::Tensor iz = base_coordinates(depth).to(device).add(1).mul(static_cast<double>(depth)).sub(1).div(2);
-  const at::Tensor z0 = iz.floor();
-  weights_ = torch::stack({z0 + 1 - iz, iz - z0}, 1);
-  const at::Tensor zero = torch::zeros_like(x[0]);
-  std::vector<at::Tensor> pairs;
+  const at::Tensor iz = base_coordinates(depth).add(1).mul(static_cast<double>(depth)).sub(1).div(2);
+  const auto channel = [&](int64_t c) { return c >= 0 && c < depth ? x[c] : torch::zeros_like(x[0]); };
+  std::vector<at::Tensor> planes;
   for (int64_t k = 0; k < depth; ++k) {
-    const int64_t c = static_cast<int64_t>(z0[k].item<float>());
-    pairs.push_back(torch::stack({c >= 0 && c < depth ? x[c] : zero, c + 1 >= 0 && c + 1 < depth ? x[c + 1] : zero}));
+    const float z = iz[k].item<float>(), z0 = std::floor(z);
+    const int64_t c = static_cast<int64_t>(z0);
+    planes.push_back(channel(c) * (z0 + 1 - z) + channel(c + 1) * (z - z0));
   }
-  pairs_ = torch::stack(pairs);
+  planes_ = torch::stack(planes).contiguous();
+}
+
+AdaptiveWarp::Transform AdaptiveWarp::transform(const at::Tensor& para_code) const {
+  const at::Tensor code = at::linear(para_code.to(planes_.device(), at::kFloat), common_w_, common_b_).relu_();
+  const at::Tensor angle = at::linear(code, rotation_w_, rotation_b_).tanh().mul(3.14159);
+  return {at::linear(code, scale_w_, scale_b_).sigmoid().mul(2), angle.cos(), angle.sin(),
+          at::linear(code, shift_w_, shift_b_).tanh().view({code.size(0), -1, 2})};
 }
 
 at::Tensor AdaptiveWarp::operator()(const at::Tensor& para_code) const {
-  const at::Tensor code = at::linear(para_code.to(pairs_.device(), at::kFloat), common_w_, common_b_).relu_();
-  const int64_t batch = code.size(0), depth = pairs_.size(0), height = pairs_.size(2), width = pairs_.size(3);
-  const at::Tensor scale = at::linear(code, scale_w_, scale_b_).sigmoid().mul(2).view({batch, depth, 1, 1});
-  const at::Tensor angle = at::linear(code, rotation_w_, rotation_b_).tanh().mul(3.14159).view({batch, depth, 1, 1});
-  const at::Tensor shift = at::linear(code, shift_w_, shift_b_).tanh().view({batch, depth, 2, 1, 1});
-  const at::Tensor x = base_coordinates(width).to(code.device()).view({1, 1, 1, width});
-  const at::Tensor y = base_coordinates(height).to(code.device()).view({1, 1, height, 1});
-  const at::Tensor cos = angle.cos(), sin = angle.sin();
-  const at::Tensor warped_x = (cos * x - sin * y) * scale + shift.select(2, 0);
-  const at::Tensor warped_y = (sin * x + cos * y) * scale + shift.select(2, 1);
-  // Channel k of every frame samples the same two reference channels: the frames' grids
-  // are stacked along the height, (D, B * h, w, 2), so the reference is not copied per frame.
+  if (!planes_.device().is_cpu()) return with_grid_sampler(para_code);
+  const Transform t = transform(para_code);
+  return warp_on_cpu(planes_, t.scale, t.cos, t.sin, t.shift);
+}
+
+at::Tensor AdaptiveWarp::with_grid_sampler(const at::Tensor& para_code) const {
+  const Transform t = transform(para_code);
+  const int64_t batch = t.scale.size(0), depth = planes_.size(0), height = planes_.size(1), width = planes_.size(2);
+  const auto per_pixel = [&](const at::Tensor& p) { return p.view({batch, depth, 1, 1}); };
+  const at::Tensor x = base_coordinates(width).to(planes_.device()).view({1, 1, 1, width});
+  const at::Tensor y = base_coordinates(height).to(planes_.device()).view({1, 1, height, 1});
+  const at::Tensor scale = per_pixel(t.scale), cos = per_pixel(t.cos), sin = per_pixel(t.sin);
+  const at::Tensor warped_x = (cos * x - sin * y) * scale + per_pixel(t.shift.select(2, 0));
+  const at::Tensor warped_y = (sin * x + cos * y) * scale + per_pixel(t.shift.select(2, 1));
+  // Channel k of every frame samples the same plane: the frames' grids are stacked along
+  // the height, (D, B * h, w, 2), so the reference is not copied per frame.
   const at::Tensor grid = torch::stack({warped_x, warped_y}, -1).transpose(0, 1).reshape({depth, batch * height, width, 2});
   namespace F = torch::nn::functional;
   const at::Tensor sampled = F::grid_sample(
-      pairs_, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
-  return (sampled * weights_.view({depth, 2, 1, 1})).sum(1).view({depth, batch, height, width}).transpose(0, 1);
+      planes_.unsqueeze(1), grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+  return sampled.view({depth, batch, height, width}).transpose(0, 1);
 }
 
 }  // namespace dinet::infer
