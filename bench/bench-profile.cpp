@@ -155,4 +155,3 @@ DINET_BENCH("infer-profile", "where the inference generator spends its time: ope
             profile_setup(256, run_infer_profile));
 
 }  // namespace dinet::bench
-
