@@ -2,7 +2,8 @@
 // generator, spends its time. LibTorch's profiler records the operators of a few calls (after
 // two warm-up calls); each top-level operator's time (including what it calls) is summed by
 // name, and the convolutions by shape, so one can see whether the work is bound by
-// convolution arithmetic or by everything around it.
+// convolution arithmetic or by everything around it. The forward convolutions' rate is set
+// against this CPU's measured arithmetic peak: how close to the hardware's limit they run.
 #include <torch/torch.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
@@ -10,6 +11,7 @@
 #include <map>
 
 #include "bench.h"
+#include "cpu_peak.h"
 #include "dinet/crop.h"
 #include "dinet/infer.h"
 #include "dinet/networks.h"
@@ -33,9 +35,9 @@ struct ProfileOptions {
 };
 
 // Milliseconds per step by top-level operator, and of convolutions (forward and backward) by
-// their tensor shapes.
+// their tensor shapes; floating-point operations per step of the forward ones.
 struct Profile {
-  std::map<std::string, double> by_operator, conv_by_shape;
+  std::map<std::string, double> by_operator, conv_by_shape, conv_flops_by_shape;
 };
 
 std::string shapes_of(const profiler::LegacyEvent& e) {
@@ -70,7 +72,9 @@ Profile summarize(const profiler::thread_event_lists& lists, int steps) {
   return p;
 }
 
-void print_top(const char* title, const std::map<std::string, double>& times, int rows) {
+// Rows by time, largest first; with `flops`, a column of the rate each row ran at.
+void print_top(const char* title, const std::map<std::string, double>& times, int rows,
+               const std::map<std::string, double>* flops = nullptr) {
   std::vector<std::pair<double, std::string>> sorted;
   double total = 0;
   for (const auto& [name, ms] : times) {
@@ -78,10 +82,54 @@ void print_top(const char* title, const std::map<std::string, double>& times, in
     total += ms;
   }
   std::sort(sorted.rbegin(), sorted.rend());
-  std::printf("\n| %s | ms per call | share |\n| --- | ---: | ---: |\n", title);
-  for (int i = 0; i < rows && i < static_cast<int>(sorted.size()); ++i)
-    std::printf("| %s | %.1f | %.1f%% |\n", sorted[i].second.c_str(), sorted[i].first, 100 * sorted[i].first / total);
-  std::printf("| (all) | %.1f | |\n", total);
+  std::printf("\n| %s | ms per call | share |%s\n| --- | ---: | ---: |%s\n", title, flops ? " GFLOP/s |" : "",
+              flops ? " ---: |" : "");
+  for (int i = 0; i < rows && i < static_cast<int>(sorted.size()); ++i) {
+    const auto& [ms, name] = sorted[i];
+    std::printf("| %s | %.1f | %.1f%% |", name.c_str(), ms, 100 * ms / total);
+    if (flops) {
+      const auto f = flops->find(name);
+      if (f != flops->end() && f->second > 0)
+        std::printf(" %.0f |", f->second / ms / 1e6);
+      else
+        std::printf(" |");
+    }
+    std::printf("\n");
+  }
+  std::printf("| (all) | %.1f | |%s\n", total, flops ? " |" : "");
+}
+
+// Each aten::convolution's floating-point operations (a multiply and an add per weight tap
+// and output value), summed by tensor shapes into `conv_flops` while the observer is
+// installed: the legacy profiler keeps the shapes but not the stride and padding the count
+// needs. (aten::conv2d would count twice under autocast, which calls it again on the cast inputs.)
+thread_local std::map<std::string, double>* conv_flops = nullptr;
+
+std::unique_ptr<at::ObserverContext> count_conv_flops(const at::RecordFunction& fn) {
+  if (!conv_flops || std::string(fn.name()) != "aten::convolution") return nullptr;
+  // input, weight, bias, stride, padding, dilation, transposed, output_padding, groups
+  const auto inputs = fn.inputs();
+  if (inputs.size() != 9 || inputs[6].toBool() || inputs[1].toTensor().dim() != 4) return nullptr;
+  std::string shapes;
+  for (const c10::IValue& input : inputs) {
+    if (!input.isTensor() || !input.toTensor().defined()) continue;
+    shapes += shapes.empty() ? "" : " ";
+    const auto sizes = input.toTensor().sizes();
+    for (size_t i = 0; i < sizes.size(); ++i) shapes += (i ? "x" : "") + std::to_string(sizes[i]);
+  }
+  const auto x = inputs[0].toTensor().sizes(), w = inputs[1].toTensor().sizes();
+  // A one-number stride, padding or dilation (the defaults are) holds for both dimensions.
+  const auto arg = [&](size_t i, int d) {
+    const std::vector<int64_t> v = inputs[i].toIntVector();
+    return v.size() > static_cast<size_t>(d) ? v[d] : v.at(0);
+  };
+  double flops = 2.0 * double(x[0]) * double(w[0]) * double(w[1]);  // w[1]: input channels per group
+  for (int d = 0; d < 2; ++d) {
+    const int64_t size = (x[2 + d] + 2 * arg(4, d) - arg(5, d) * (w[2 + d] - 1) - 1) / arg(3, d) + 1;
+    flops *= double(w[2 + d]) * double(size);
+  }
+  (*conv_flops)["forward  " + shapes] += flops;
+  return nullptr;
 }
 
 // The operators of `steps` calls of `call`, after two unprofiled ones (oneDNN picks and
@@ -90,13 +138,43 @@ template <typename Call>
 Profile profile_calls(int steps, Call call) {
   for (int i = 0; i < 2; ++i) call();
   Profile p;
-  const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::CPU,
-                                                     /*report_input_shapes=*/true);
-  profiler::TLSLegacyProfilerGuard guard(config, [&](const profiler::thread_event_lists& lists) {
-    p = summarize(lists, steps);
-  });
-  for (int i = 0; i < steps; ++i) call();
+  std::map<std::string, double> flops;
+  conv_flops = &flops;
+  const at::CallbackHandle counter =
+      at::addThreadLocalCallback(at::RecordFunctionCallback(count_conv_flops).needsInputs(true));
+  {
+    const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::CPU,
+                                                       /*report_input_shapes=*/true);
+    profiler::TLSLegacyProfilerGuard guard(config, [&](const profiler::thread_event_lists& lists) {
+      p = summarize(lists, steps);
+    });
+    for (int i = 0; i < steps; ++i) call();
+  }
+  at::removeCallback(counter);
+  conv_flops = nullptr;
+  for (const auto& [shape, f] : flops) p.conv_flops_by_shape[shape] = f / steps;
   return p;
+}
+
+// The forward convolutions' work and rate against the CPU's peak, measured right after the
+// profiled calls. `per_item`: what one call produces (a sample, a frame) for the bound.
+void print_peak(const ProfileOptions& o, int threads, const Profile& p, const char* per_item) {
+  double flops = 0, ms = 0;
+  for (const auto& [shape, f] : p.conv_flops_by_shape) {
+    flops += f;
+    ms += p.conv_by_shape.at(shape);
+  }
+  const Peak peak = measure_peak(o.precision == "bf16", threads);
+  std::printf("\nForward convolutions: %.1f GFLOP a call (%.1f a %s) in %.1f ms: %.0f GFLOP/s.\n", flops / 1e9,
+              flops / 1e9 / o.batch, per_item, ms, flops / ms / 1e6);
+  if (peak.gflops <= 0) {
+    std::printf("No peak probe for %s on this CPU.\n", o.precision.c_str());
+    return;
+  }
+  std::printf("This CPU's peak for %s (%s on %d threads, measured just after): %.0f GFLOP/s, so the "
+              "convolutions ran at %.0f%% of it; the peak allows at most %.2f %ss/s of these forward convolutions.\n",
+              o.precision.c_str(), peak.instruction.c_str(), threads, peak.gflops, 100 * flops / ms / 1e6 / peak.gflops,
+              peak.gflops * 1e9 * o.batch / flops, per_item);
 }
 
 void print_profile(const char* what, const ProfileOptions& o, int threads, const Profile& p,
@@ -106,7 +184,7 @@ void print_profile(const char* what, const ProfileOptions& o, int threads, const
               static_cast<long long>(o.mouth), face.height, face.width, static_cast<long long>(o.batch),
               o.precision.c_str(), threads, o.steps);
   print_top("top-level operator", p.by_operator, o.rows);
-  print_top(conv_title, p.conv_by_shape, o.rows);
+  print_top(conv_title, p.conv_by_shape, o.rows, &p.conv_flops_by_shape);
 }
 
 void run_train_profile(const ProfileOptions& o) {
@@ -117,6 +195,7 @@ void run_train_profile(const ProfileOptions& o) {
                         train::resolve_compute("cpu", o.precision, /*channels_last=*/true), 1e-4, 1e-4, 10);
   const Profile p = profile_calls(o.steps, [&] { step.step(batch); });
   print_profile("Frame-training step", o, threads, p, "convolution (grad-output/input, input, weight shapes)");
+  print_peak(o, threads, p, "sample");
 }
 
 // The inference generator: references set once, `batch` faces a call.
@@ -130,6 +209,7 @@ void run_infer_profile(const ProfileOptions& o) {
   const at::Tensor audio = torch::randn({o.batch, 29, 5});
   const Profile p = profile_calls(o.steps, [&] { generator.forward(source, audio); });
   print_profile("Inference generator", o, threads, p, "convolution (input, weight shapes)");
+  print_peak(o, threads, p, "frame");
 }
 
 std::function<std::function<void()>(CLI::App&)> profile_setup(int64_t default_mouth,

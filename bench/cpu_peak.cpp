@@ -1,0 +1,98 @@
+// A loop of twelve independent multiply-add chains keeps every vector pipe busy: the chains
+// outnumber the instructions in flight (latency x throughput), and nothing is loaded.
+#include "cpu_peak.h"
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define DINET_X86 1
+#endif
+
+namespace dinet::bench {
+namespace {
+
+constexpr long kChains = 12;
+
+#ifdef DINET_X86
+// Each function is written out: intrinsics compile only inside a function with their target.
+__attribute__((target("avx512f,avx512bf16"))) float bf16_dot(long rounds) {
+  const __m512bh one = (__m512bh)_mm512_set1_epi16(0x3f80);  // 1.0 in bf16
+  __m512 a[kChains];
+  for (__m512& v : a) v = _mm512_setzero_ps();
+  for (long r = 0; r < rounds; ++r)
+#pragma GCC unroll 12
+    for (__m512& v : a) v = _mm512_dpbf16_ps(v, one, one);
+  float sink = 0;  // used, so that the loop is kept
+  for (__m512& v : a) sink += _mm512_reduce_add_ps(v);
+  return sink;
+}
+__attribute__((target("avx512f"))) float fp32_fma512(long rounds) {
+  const __m512 x = _mm512_set1_ps(1e-8f);
+  __m512 a[kChains];
+  for (__m512& v : a) v = _mm512_setzero_ps();
+  for (long r = 0; r < rounds; ++r)
+#pragma GCC unroll 12
+    for (__m512& v : a) v = _mm512_fmadd_ps(v, x, x);
+  float sink = 0;
+  for (__m512& v : a) sink += _mm512_reduce_add_ps(v);
+  return sink;
+}
+__attribute__((target("avx2,fma"))) float fp32_fma256(long rounds) {
+  const __m256 x = _mm256_set1_ps(1e-8f);
+  __m256 a[kChains];
+  for (__m256& v : a) v = _mm256_setzero_ps();
+  for (long r = 0; r < rounds; ++r)
+#pragma GCC unroll 12
+    for (__m256& v : a) v = _mm256_fmadd_ps(v, x, x);
+  float sink = 0;
+  for (__m256& v : a) sink += v[0];
+  return sink;
+}
+#endif
+
+struct Probe {
+  float (*run)(long rounds) = nullptr;
+  double operations_per_instruction = 0;
+  const char* instruction = "";
+};
+
+Probe pick_probe(bool bf16) {
+#ifdef DINET_X86
+  __builtin_cpu_init();
+  if (bf16) {
+    if (__builtin_cpu_supports("avx512bf16")) return {bf16_dot, 64, "vdpbf16ps zmm"};
+    return {};
+  }
+  if (__builtin_cpu_supports("avx512f")) return {fp32_fma512, 32, "vfmadd zmm"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {fp32_fma256, 16, "vfmadd ymm"};
+#endif
+  (void)bf16;
+  return {};
+}
+
+double seconds_of(float (*run)(long), long rounds, int threads) {
+  std::vector<std::thread> workers;
+  const auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < threads; ++t) workers.emplace_back([=] { volatile float keep = run(rounds); (void)keep; });
+  for (std::thread& w : workers) w.join();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+Peak measure_peak(bool bf16, int threads, double seconds) {
+  const Probe probe = pick_probe(bf16);
+  if (!probe.run) return {};
+  // Size the loop from a short one, then time the real one.
+  long rounds = 1 << 20;
+  const double trial = seconds_of(probe.run, rounds, 1);
+  rounds = std::max<long>(rounds, static_cast<long>(rounds * seconds / std::max(trial, 1e-6)));
+  const double took = seconds_of(probe.run, rounds, threads);
+  const double operations = double(rounds) * kChains * probe.operations_per_instruction * threads;
+  return {operations / took / 1e9, probe.instruction};
+}
+
+}  // namespace dinet::bench
