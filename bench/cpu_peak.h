@@ -13,7 +13,8 @@ struct Peak {
 };
 
 // bf16: dot-product instructions with float32 sums (what oneDNN's bf16 kernels use);
-// otherwise float32 fused multiply-adds. `threads` threads, each for about `seconds`.
+// otherwise float32 fused multiply-adds. `threads` threads; the best of five runs, about
+// `seconds` in all.
 Peak measure_peak(bool bf16, int threads, double seconds = 0.5);
 
 }  // namespace dinet::bench

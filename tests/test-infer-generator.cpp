@@ -10,6 +10,7 @@
 #include "dinet/runtime.h"
 #include "infer/alignment.h"
 #include "infer/generator.h"
+#include "infer/int8.h"
 #include "test_support.h"
 
 namespace dinet {
@@ -107,6 +108,62 @@ TEST(InferGenerator, Bf16StaysWithin40dBOfFp32) {
   EXPECT_GT(psnr(bf16.forward(in.source, in.audio), fp32.forward(in.source, in.audio)), 40.0);
 }
 
+// int8: the first call after set_reference calibrates the activation ranges (and runs in the
+// carrier precision); later calls, on other faces, run the int8 convolutions.
+TEST(InferGenerator, Int8StaysWithin40dBOfFp32) {
+  if (!infer::int8_available()) GTEST_SKIP() << "this LibTorch has no oneDNN quantized engine";
+  DINet net = random_model(29, 2);
+  const Inputs calibration = random_inputs(2, 64, 29);
+  infer::Generator fp32(net, "cpu", Precision::fp32), int8(net, "cpu", Precision::int8);
+  fp32.set_reference(calibration.references);
+  int8.set_reference(calibration.references);
+  int8.forward(calibration.source, calibration.audio);
+  torch::manual_seed(11);
+  const at::Tensor source = torch::rand_like(calibration.source), audio = torch::randn_like(calibration.audio);
+  const at::Tensor expected = fp32.forward(source, audio), got = int8.forward(source, audio);
+  EXPECT_GT(psnr(got, expected), 40.0);
+}
+
+// The int8 ResBlock against the float one it is made from, on inputs past the calibrated range too.
+TEST(InferGenerator, Int8ResBlockFollowsTheFloatBlock) {
+  if (!infer::int8_available()) GTEST_SKIP() << "this LibTorch has no oneDNN quantized engine";
+  DINet net = random_model(29, 5);
+  const infer::ResBlock block = infer::res_block(*net, "appearance_conv_list.1.0", {});
+  infer::QuantizedResBlock quantized(block);
+  torch::manual_seed(3);
+  const at::Tensor x = infer::channels_last(torch::randn({2, 256, 12, 10}));
+  const at::Tensor calibrated = quantized(x);  // calibration: the float block itself
+  EXPECT_LT((calibrated - block(x)).abs().max().item<double>(), 1e-5);
+  for (double gain : {1.0, 1.3}) {
+    const at::Tensor y = infer::channels_last(x * gain + 0.05 * torch::randn_like(x));
+    const at::Tensor expected = block(y), got = quantized(y);
+    const double relative = ((got - expected).pow(2).mean() / (expected - y).pow(2).mean()).sqrt().item<double>();
+    EXPECT_LT(relative, 0.03) << "gain " << gain;
+  }
+}
+
+// The int8 conv -> ReLU chain (11x11, 11x11, then a stride-2 layer of the alignment encoder)
+// against the float layers.
+TEST(InferGenerator, Int8ChainFollowsTheFloatLayers) {
+  if (!infer::int8_available()) GTEST_SKIP() << "this LibTorch has no oneDNN quantized engine";
+  DINet net = random_model(29, 6);
+  std::vector<infer::ConvRelu> layers;
+  for (const char* name : {"trans_conv.1", "trans_conv.2", "trans_conv.3"})
+    layers.push_back({infer::folded_conv(*net, name, {})});
+  infer::QuantizedConvReluChain chain(layers);
+  const auto float_chain = [&](at::Tensor x) {
+    for (const infer::ConvRelu& layer : layers) x = layer(x);
+    return x;
+  };
+  torch::manual_seed(4);
+  const at::Tensor x = infer::channels_last(torch::rand({2, 128, 24, 20}));
+  EXPECT_LT((chain(x) - float_chain(x)).abs().max().item<double>(), 1e-5);  // calibration
+  const at::Tensor y = infer::channels_last(torch::rand({2, 128, 24, 20}));
+  const at::Tensor expected = float_chain(y), got = chain(y);
+  ASSERT_EQ(got.sizes(), expected.sizes());
+  EXPECT_LT(((got - expected).pow(2).mean() / expected.pow(2).mean()).sqrt().item<double>(), 0.02);  // 0.011 here
+}
+
 // On a GPU (skipped without one): fp32 gives the CPU module's output, fp16 and bf16 stay
 // within 40 dB of it. TF32 is off for the fp32 comparison: it is a reduced precision too.
 TEST(InferGenerator, CudaMatchesTheModule) {
@@ -134,6 +191,7 @@ TEST(InferGenerator, RefusesWhatWouldNotRunNatively) {
   EXPECT_THROW(infer::Generator(net, "cpu", Precision::fp16), Error);
   if (!torch::cuda::is_available()) EXPECT_THROW(infer::Generator(net, "cuda", Precision::fp32), Error);
   if (!cpu_has_native_bf16()) EXPECT_THROW(infer::Generator(net, "cpu", Precision::bf16), Error);
+  EXPECT_THROW(infer::Generator(net, "cuda", Precision::int8), Error);
 }
 
 }  // namespace

@@ -25,8 +25,10 @@
 namespace dinet {
 
 // Arithmetic of the generator. bf16 runs on CPUs with AVX512-BF16 or AMX (and on CUDA);
-// fp16 on CUDA only. Both stay within 40 dB PSNR of fp32 (docs/PERFORMANCE.md).
-enum class Precision { fp32, bf16, fp16 };
+// fp16 on CUDA only. Both stay within 40 dB PSNR of fp32 (docs/PERFORMANCE.md). int8 (CPU
+// only, opt-in): the largest convolutions in int8 with scales calibrated on each video's
+// first batch, the rest in bf16 (fp32 where the CPU lacks bf16).
+enum class Precision { fp32, bf16, fp16, int8 };
 Precision parse_precision(const std::string& name);  // throws dinet::Error
 std::string to_string(Precision precision);
 // `--precision auto`: bf16 on a CPU that multiplies it in hardware (twice fp32's speed

@@ -24,7 +24,8 @@ Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::fp32;
   if (name == "bf16") return Precision::bf16;
   if (name == "fp16") return Precision::fp16;
-  throw Error("precision " + name + ": expected fp32, bf16 or fp16");
+  if (name == "int8") return Precision::int8;
+  throw Error("precision " + name + ": expected fp32, bf16, fp16 or int8");
 }
 
 Precision automatic_precision(const std::string& device) {
@@ -37,6 +38,8 @@ std::string to_string(Precision precision) {
       return "bf16";
     case Precision::fp16:
       return "fp16";
+    case Precision::int8:
+      return "int8";
     case Precision::fp32:
       break;
   }

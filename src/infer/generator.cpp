@@ -18,6 +18,7 @@ bool has_module(torch::nn::Module& net, const std::string& name) {
 
 at::ScalarType compute_dtype(const std::string& device, Precision precision) {
   if (device == "cuda") {
+    if (precision == Precision::int8) throw Error("--precision int8: runs on the CPU only; on CUDA use fp16 or bf16");
     if (!torch::cuda::is_available())
       throw Error("--device cuda: no CUDA device is visible (or this LibTorch was built without CUDA)");
     return precision == Precision::fp16 ? at::kHalf
@@ -26,6 +27,8 @@ at::ScalarType compute_dtype(const std::string& device, Precision precision) {
   }
   if (device != "cpu") throw Error("--device " + device + ": expected cpu or cuda");
   switch (precision) {
+    case Precision::int8:
+      return cpu_has_native_bf16() ? at::kBFloat16 : at::kFloat;
     case Precision::fp32:
       return at::kFloat;
     case Precision::bf16:
@@ -63,6 +66,12 @@ Generator::Generator(DINet net, const std::string& device, Precision precision)
   out_res_ = res_block(m, "out_conv.2", target_);
   out_up2_ = up_block(m, "out_conv.3", target_);
   out_last_ = space_to_depth_conv(folded_conv(m, "out_conv.4", LayerTarget{}), target_);
+  if (precision == Precision::int8) {
+    int8_source_in_.emplace(source_in_);
+    for (const ResBlock& block : appearance_) int8_appearance_.emplace_back(block);
+    int8_out_res_.emplace(out_res_);
+    int8_trans_.emplace(trans_rest_);
+  }
 }
 
 void Generator::set_reference(const at::Tensor& references) {
@@ -70,25 +79,40 @@ void Generator::set_reference(const at::Tensor& references) {
   const DINetReference ref = net_->encode_reference(references.to(target_.device, at::kFloat));
   adaptive_warp_.set_reference(ref.appearance);
   reference_trans_ = trans_first_reference_(channels_last(ref.feature.to(target_.dtype)));
+  for (QuantizedResBlock& block : int8_appearance_) block.reset();
+  for (auto* chain : {&int8_source_in_, &int8_trans_})
+    if (*chain) (*chain)->reset();
+  if (int8_out_res_) int8_out_res_->reset();
 }
 
 at::Tensor Generator::forward(const at::Tensor& source, const at::Tensor& audio) {
   if (!reference_trans_.defined()) throw Error("Generator: set_reference was not called");
   c10::InferenceMode guard;
   at::Tensor s = channels_last(source.to(target_.device, target_.dtype));
-  for (const ConvRelu& layer : source_in_) s = layer(s);
+  if (int8_source_in_)
+    s = (*int8_source_in_)(s);
+  else
+    for (const ConvRelu& layer : source_in_) s = layer(s);
 
   at::Tensor t = trans_first_source_(s).add_(reference_trans_).relu_();
-  for (const ConvRelu& layer : trans_rest_) t = layer(t);
+  if (int8_trans_)
+    t = (*int8_trans_)(t);
+  else
+    for (const ConvRelu& layer : trans_rest_) t = layer(t);
   const at::Tensor img_para = t.to(at::kFloat).mean({2, 3});
 
   const at::Tensor audio_para = audio_encoder_(audio).to(target_.device);
   at::Tensor g = adaptive_warp_(torch::cat({img_para, audio_para}, 1));
   g = channels_last(g.to(target_.dtype));
-  for (const ResBlock& block : appearance_) g = block(g);
+  if (int8_appearance_.empty())
+    for (const ResBlock& block : appearance_) g = block(g);
+  else
+    for (QuantizedResBlock& block : int8_appearance_) g = block(g);
 
   at::Tensor o = out_first_(channels_last(torch::cat({s, g}, 1)));
-  o = out_up2_.space_to_depth(out_res_(out_up1_(o)));
+  o = out_up1_(o);
+  o = int8_out_res_ ? (*int8_out_res_)(o) : out_res_(o);
+  o = out_up2_.space_to_depth(o);
   return out_last_(o).to(at::kFloat).sigmoid_().to(at::kCPU).contiguous();
 }
 

@@ -7,17 +7,20 @@
 
 #include <ATen/Tensor.h>
 
+#include <optional>
 #include <vector>
 
 #include "dinet/infer.h"
 #include "dinet/networks.h"
 #include "infer/alignment.h"
+#include "infer/int8.h"
 #include "infer/layers.h"
 
 namespace dinet::infer {
 
 // The tensor type of a precision on a device; throws dinet::Error where it would not run
-// natively (bf16 on a CPU without AVX512-BF16 or AMX, fp16 on a CPU, cuda when absent).
+// natively (bf16 on a CPU without AVX512-BF16 or AMX, fp16 on a CPU, int8 on CUDA, cuda when
+// absent). For int8 the type of the layers that stay in floating point.
 at::ScalarType compute_dtype(const std::string& device, Precision precision);
 
 class Generator {
@@ -39,6 +42,12 @@ class Generator {
   Conv trans_first_source_, trans_first_reference_;
   std::vector<ConvRelu> trans_rest_;
   std::vector<ResBlock> appearance_;
+  // --precision int8: the source encoder, the alignment encoder (trans_conv but its first
+  // layer), the appearance ResBlocks and the decoder's ResBlock in int8; recalibrated for
+  // each video.
+  std::optional<QuantizedConvReluChain> int8_source_in_, int8_trans_;
+  std::vector<QuantizedResBlock> int8_appearance_;
+  std::optional<QuantizedResBlock> int8_out_res_;
   ConvRelu out_first_;
   UpBlock out_up1_, out_up2_;
   ResBlock out_res_;
