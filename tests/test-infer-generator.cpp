@@ -164,6 +164,32 @@ TEST(InferGenerator, Int8ChainFollowsTheFloatLayers) {
   EXPECT_LT(((got - expected).pow(2).mean() / expected.pow(2).mean()).sqrt().item<double>(), 0.02);  // 0.011 here
 }
 
+// The decoder's pieces: a chain on an input of either sign, and the UpBlock whose four phases
+// are dequantized into the space-to-depth layout.
+TEST(InferGenerator, Int8DecoderPiecesFollowTheFloatLayers) {
+  if (!infer::int8_available()) GTEST_SKIP() << "this LibTorch has no oneDNN quantized engine";
+  DINet net = random_model(29, 8);
+  const infer::ConvRelu first{infer::folded_conv(*net, "out_conv.0", {})};
+  infer::QuantizedConvReluChain chain({first});
+  const infer::UpBlock up = infer::up_block(*net, "out_conv.3", {});
+  infer::QuantizedUpBlock quantized_up(up);
+  const auto relative = [](const at::Tensor& got, const at::Tensor& expected) {
+    EXPECT_EQ(got.sizes(), expected.sizes());
+    return ((got - expected).pow(2).mean() / expected.pow(2).mean()).sqrt().item<double>();
+  };
+  torch::manual_seed(9);
+  const auto signed_input = [](int64_t channels) {
+    return infer::channels_last(torch::randn({2, channels, 12, 10}));
+  };
+  const at::Tensor calibration = signed_input(512), x = signed_input(512);
+  EXPECT_LT((chain(calibration) - first(calibration)).abs().max().item<double>(), 1e-5);
+  EXPECT_LT(relative(chain(x), first(x)), 0.03);
+  const at::Tensor up_calibration = signed_input(128), y = signed_input(128);
+  EXPECT_LT((quantized_up.space_to_depth(up_calibration) - up.space_to_depth(up_calibration)).abs().max().item<double>(),
+            1e-5);
+  EXPECT_LT(relative(quantized_up.space_to_depth(y), up.space_to_depth(y)), 0.03);
+}
+
 // On a GPU (skipped without one): fp32 gives the CPU module's output, fp16 and bf16 stay
 // within 40 dB of it. TF32 is off for the fp32 comparison: it is a reduced precision too.
 TEST(InferGenerator, CudaMatchesTheModule) {

@@ -69,8 +69,10 @@ Generator::Generator(DINet net, const std::string& device, Precision precision)
   if (precision == Precision::int8) {
     int8_source_in_.emplace(source_in_);
     for (const ResBlock& block : appearance_) int8_appearance_.emplace_back(block);
-    int8_out_res_.emplace(out_res_);
     int8_trans_.emplace(trans_rest_);
+    int8_out_first_.emplace(std::vector<ConvRelu>{out_first_});
+    int8_out_res_.emplace(out_res_);
+    int8_out_up2_.emplace(out_up2_);
   }
 }
 
@@ -80,9 +82,10 @@ void Generator::set_reference(const at::Tensor& references) {
   adaptive_warp_.set_reference(ref.appearance);
   reference_trans_ = trans_first_reference_(channels_last(ref.feature.to(target_.dtype)));
   for (QuantizedResBlock& block : int8_appearance_) block.reset();
-  for (auto* chain : {&int8_source_in_, &int8_trans_})
+  for (auto* chain : {&int8_source_in_, &int8_trans_, &int8_out_first_})
     if (*chain) (*chain)->reset();
   if (int8_out_res_) int8_out_res_->reset();
+  if (int8_out_up2_) int8_out_up2_->reset();
 }
 
 at::Tensor Generator::forward(const at::Tensor& source, const at::Tensor& audio) {
@@ -109,10 +112,10 @@ at::Tensor Generator::forward(const at::Tensor& source, const at::Tensor& audio)
   else
     for (QuantizedResBlock& block : int8_appearance_) g = block(g);
 
-  at::Tensor o = out_first_(channels_last(torch::cat({s, g}, 1)));
-  o = out_up1_(o);
+  const at::Tensor merged = channels_last(torch::cat({s, g}, 1));
+  at::Tensor o = out_up1_(int8_out_first_ ? (*int8_out_first_)(merged) : out_first_(merged));
   o = int8_out_res_ ? (*int8_out_res_)(o) : out_res_(o);
-  o = out_up2_.space_to_depth(o);
+  o = int8_out_up2_ ? int8_out_up2_->space_to_depth(o) : out_up2_.space_to_depth(o);
   return out_last_(o).to(at::kFloat).sigmoid_().to(at::kCPU).contiguous();
 }
 

@@ -42,12 +42,15 @@ class Generator {
   Conv trans_first_source_, trans_first_reference_;
   std::vector<ConvRelu> trans_rest_;
   std::vector<ResBlock> appearance_;
-  // --precision int8: the source encoder, the alignment encoder (trans_conv but its first
-  // layer), the appearance ResBlocks and the decoder's ResBlock in int8; recalibrated for
-  // each video.
-  std::optional<QuantizedConvReluChain> int8_source_in_, int8_trans_;
+  // --precision int8: in int8 the source encoder, the alignment encoder (trans_conv but its
+  // first layer, which adds the cached reference half), the appearance ResBlocks, and of the
+  // decoder its first layer, its ResBlock and its second UpBlock; recalibrated for each video.
+  // In bf16 the first UpBlock (small) and the last convolution (its output, before the
+  // sigmoid, would be 8-bit).
+  std::optional<QuantizedConvReluChain> int8_source_in_, int8_trans_, int8_out_first_;
   std::vector<QuantizedResBlock> int8_appearance_;
   std::optional<QuantizedResBlock> int8_out_res_;
+  std::optional<QuantizedUpBlock> int8_out_up2_;
   ConvRelu out_first_;
   UpBlock out_up1_, out_up2_;
   ResBlock out_res_;

@@ -17,9 +17,11 @@
 namespace dinet::infer {
 namespace {
 
-// The first batch's maximum may be exceeded by later frames (a wider mouth, other light);
-// values above the range saturate. 1.5x costs about half a bit of resolution.
-constexpr double kHeadroom = 1.5;
+// The first batch's extremes may be exceeded by later frames (a wider mouth, other light);
+// values beyond the range saturate. Resolution mattered more than saturation on the clips
+// measured (docs/PERFORMANCE.md): fp32 -> int8 PSNR 48.2 / 47.4 / 46.4 / 44.8 dB with 1, 1.25,
+// 1.5 and 2x headroom.
+constexpr double kHeadroom = 1.25;
 
 void select_engine() {
   static const bool selected = [] {
@@ -34,25 +36,28 @@ c10::OperatorHandle op(const char* name, const char* overload) {
   return c10::Dispatcher::singleton().findSchemaOrThrow(name, overload);
 }
 
-at::Tensor empty_quint8(const at::Tensor& like, double scale) {
-  return at::_empty_affine_quantized(like.sizes(), at::device(at::kCPU).dtype(at::kQUInt8), scale, 0,
-                                     at::MemoryFormat::ChannelsLast);
-}
-
 // The loops below walk channels-last memory: rows of pixels, each `channels` values long.
 void require_channels_last(const at::Tensor& x, const char* what) {
   if (x.dim() != 4 || !x.is_contiguous(at::MemoryFormat::ChannelsLast) || !x.device().is_cpu())
     throw Error(std::string("int8 ") + what + ": expected a channels-last CPU tensor");
 }
 
-// One row of channels-last values: q = round(clamp(relu(x * scale + shift) / q_scale, 0, 255)),
-// scale and shift per channel or none. Scalar, for any CPU.
+// A quantize pass: q = round(clamp(f(x) / q_scale + zero_point, low, 255)) with
+// f(x) = x * channel_scale[c] + channel_shift[c] (or x when there are none) and low =
+// zero_point after a ReLU (negative values become zero), 0 otherwise.
+struct QuantizeParams {
+  const float* channel_scale = nullptr;
+  const float* channel_shift = nullptr;
+  float inverse = 1, zero_point = 0, low = 0;
+};
+
+// One row of channels-last values, from channel `first` on. Scalar, for any CPU.
 template <typename T>
-void quantize_row(const T* in, const float* scale, const float* shift, float inverse, uint8_t* out, int64_t n) {
+void quantize_row(const T* in, const QuantizeParams& p, int64_t first, uint8_t* out, int64_t n) {
   for (int64_t c = 0; c < n; ++c) {
     float v = static_cast<float>(in[c]);
-    if (scale) v = v * scale[c] + shift[c];
-    v = std::min(std::max(v * inverse, 0.f), 255.f);
+    if (p.channel_scale) v = v * p.channel_scale[first + c] + p.channel_shift[first + c];
+    v = std::min(std::max(v * p.inverse + p.zero_point, p.low), 255.f);
     out[c] = static_cast<uint8_t>(v + 0.5f);  // v >= 0: rounds half up
   }
 }
@@ -79,18 +84,19 @@ __attribute__((target("avx512f,avx512bw"))) __m512 load16(const T* p) {
 }
 
 template <typename T>
-__attribute__((target("avx512f,avx512bw"))) void quantize_row_avx512(const T* in, const float* scale,
-                                                                      const float* shift, float inverse,
-                                                                      uint8_t* out, int64_t n) {
-  const __m512 inv = _mm512_set1_ps(inverse), top = _mm512_set1_ps(255.f), zero = _mm512_setzero_ps();
+__attribute__((target("avx512f,avx512bw"))) void quantize_row_avx512(const T* in, const QuantizeParams& p,
+                                                                      int64_t first, uint8_t* out, int64_t n) {
+  const __m512 inv = _mm512_set1_ps(p.inverse), zero_point = _mm512_set1_ps(p.zero_point),
+               low = _mm512_set1_ps(p.low), top = _mm512_set1_ps(255.f);
   int64_t c = 0;
   for (; c + 16 <= n; c += 16) {
     __m512 v = load16(in + c);
-    if (scale) v = _mm512_fmadd_ps(v, _mm512_loadu_ps(scale + c), _mm512_loadu_ps(shift + c));
-    v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), zero), top);
+    if (p.channel_scale)
+      v = _mm512_fmadd_ps(v, _mm512_loadu_ps(p.channel_scale + first + c), _mm512_loadu_ps(p.channel_shift + first + c));
+    v = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(v, inv, zero_point), low), top);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + c), _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(v)));
   }
-  quantize_row(in + c, scale ? scale + c : nullptr, shift ? shift + c : nullptr, inverse, out + c, n - c);
+  quantize_row(in + c, p, first + c, out + c, n - c);
 }
 
 // bf16 results are rounded to nearest even by the AVX512-BF16 conversion, so that variant
@@ -121,23 +127,28 @@ bool has_avx512(bool bf16) {
 #endif
 
 template <typename T>
-void quantize_relu(const T* x, const float* scale, const float* shift, float inverse, uint8_t* q, int64_t rows,
-                   int64_t channels) {
+void quantize_rows(const T* x, const QuantizeParams& p, uint8_t* q, int64_t rows, int64_t channels) {
   auto row = &quantize_row<T>;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (has_avx512(false)) row = &quantize_row_avx512<T>;
 #endif
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) row(x + r * channels, scale, shift, inverse, q + r * channels, channels);
+    for (int64_t r = begin; r < end; ++r) row(x + r * channels, p, 0, q + r * channels, channels);
   });
 }
 
 template <typename T>
-void dequantize_into(const uint8_t* q, float q_scale, int zero_point, const T* addend, T* y, int64_t n) {
-  auto run = &dequantize_row<T>;
+auto dequantize_row_function() {
+  auto row = &dequantize_row<T>;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (has_avx512(true)) run = &dequantize_row_avx512<T>;
+  if (has_avx512(true)) row = &dequantize_row_avx512<T>;
 #endif
+  return row;
+}
+
+template <typename T>
+void dequantize_into(const uint8_t* q, float q_scale, int zero_point, const T* addend, T* y, int64_t n) {
+  const auto run = dequantize_row_function<T>();
   constexpr int64_t kChunk = 1 << 14;
   at::parallel_for(0, (n + kChunk - 1) / kChunk, 1, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
@@ -147,20 +158,26 @@ void dequantize_into(const uint8_t* q, float q_scale, int zero_point, const T* a
   });
 }
 
-// Quantizes relu(x * scale + shift) (scale undefined: relu(x)) into a new quint8 tensor.
-at::Tensor quantize(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift, double q_scale) {
+// x (float32 or bf16, channels-last) as a new quint8 tensor with `to`'s scale and zero point;
+// with `scale` and `shift` per channel, relu(x * scale + shift) instead.
+at::Tensor quantize(const at::Tensor& x, const Quantization& to, const at::Tensor& scale = {},
+                    const at::Tensor& shift = {}) {
   RECORD_FUNCTION("dinet::quantize", std::vector<c10::IValue>{});  // a row of `dinet-bench infer-profile`
   require_channels_last(x, "quantize");
-  at::Tensor q = empty_quint8(x, q_scale);
+  at::Tensor q = at::_empty_affine_quantized(x.sizes(), at::device(at::kCPU).dtype(at::kQUInt8), to.scale,
+                                             to.zero_point, at::MemoryFormat::ChannelsLast);
+  QuantizeParams p;
+  p.channel_scale = scale.defined() ? scale.data_ptr<float>() : nullptr;
+  p.channel_shift = shift.defined() ? shift.data_ptr<float>() : nullptr;
+  p.inverse = static_cast<float>(1 / to.scale);
+  p.zero_point = static_cast<float>(to.zero_point);
+  p.low = scale.defined() ? p.zero_point : 0;  // the ReLU
   const int64_t channels = x.size(1), rows = x.numel() / channels;
-  const float* s = scale.defined() ? scale.data_ptr<float>() : nullptr;
-  const float* b = shift.defined() ? shift.data_ptr<float>() : nullptr;
   auto* out = reinterpret_cast<uint8_t*>(q.data_ptr());
-  const float inverse = static_cast<float>(1 / q_scale);
   if (x.scalar_type() == at::kBFloat16)
-    quantize_relu(x.data_ptr<at::BFloat16>(), s, b, inverse, out, rows, channels);
+    quantize_rows(x.data_ptr<at::BFloat16>(), p, out, rows, channels);
   else if (x.scalar_type() == at::kFloat)
-    quantize_relu(x.data_ptr<float>(), s, b, inverse, out, rows, channels);
+    quantize_rows(x.data_ptr<float>(), p, out, rows, channels);
   else
     throw Error("int8 quantize: expected float32 or bf16 activations");
   return q;
@@ -181,6 +198,39 @@ at::Tensor dequantize(const at::Tensor& q, const at::Tensor& addend, at::ScalarT
   else
     dequantize_into(in, scale, zero, addend.defined() ? addend.data_ptr<float>() : nullptr, y.data_ptr<float>(),
                     y.numel());
+  return y;
+}
+
+// The padded phase convolution's output (B, 4C, h + 1, w + 1), quint8, as UpBlock::space_to_depth
+// lays it out: (B, 4C, h, w) channels-last with phase (a, b) of pixel (i, j) read at (i + a, j + b).
+at::Tensor dequantize_phases(const at::Tensor& q, int64_t height, int64_t width, at::ScalarType dtype) {
+  RECORD_FUNCTION("dinet::dequantize", std::vector<c10::IValue>{});
+  require_channels_last(q, "dequantize");
+  const int64_t batch = q.size(0), channels = q.size(1) / 4;
+  at::Tensor y = at::empty({batch, 4 * channels, height, width},
+                           at::device(at::kCPU).dtype(dtype).memory_format(at::MemoryFormat::ChannelsLast));
+  const auto* in = reinterpret_cast<const uint8_t*>(q.data_ptr());
+  const auto scale = static_cast<float>(q.q_scale());
+  const auto zero = static_cast<int>(q.q_zero_point());
+  const auto run = [&](auto* out) {
+    using T = std::remove_pointer_t<decltype(out)>;
+    const auto row = dequantize_row_function<T>();
+    at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t n = r / height, i = r % height;
+        for (int64_t j = 0; j < width; ++j)
+          for (int64_t phase = 0; phase < 4; ++phase) {
+            const int64_t a = phase / 2, b = phase % 2;
+            const uint8_t* from = in + (((n * (height + 1) + i + a) * (width + 1) + j + b) * 4 + phase) * channels;
+            row(from, scale, zero, nullptr, out + ((r * width + j) * 4 + phase) * channels, channels);
+          }
+      }
+    });
+  };
+  if (dtype == at::kBFloat16)
+    run(y.data_ptr<at::BFloat16>());
+  else
+    run(y.data_ptr<float>());
   return y;
 }
 
@@ -207,16 +257,19 @@ QuantizedConv quantize_conv(const Conv& conv) {
   return {stack.at(0)};
 }
 
-at::Tensor QuantizedConv::operator()(const at::Tensor& qx, double scale, int64_t zero_point, bool relu) const {
+at::Tensor QuantizedConv::operator()(const at::Tensor& qx, const Quantization& output, bool relu) const {
   static const c10::OperatorHandle plain = op("quantized::conv2d", "new");
   static const c10::OperatorHandle with_relu = op("quantized::conv2d_relu", "new");
-  std::vector<c10::IValue> stack{qx, packed, scale, zero_point};
+  std::vector<c10::IValue> stack{qx, packed, output.scale, output.zero_point};
   (relu ? with_relu : plain).callBoxed(&stack);
   return stack.at(0).toTensor();
 }
 
-double calibrated_range(const at::Tensor& x) {
-  return std::max(x.abs().max().item<double>(), 1e-6) * kHeadroom;
+Quantization calibrate(const at::Tensor& x) {
+  const double low = std::min(x.min().item<double>(), 0.0) * kHeadroom;
+  const double high = std::max(x.max().item<double>(), 0.0) * kHeadroom;
+  const double scale = std::max(high - low, 1e-6) / 255;
+  return {scale, std::clamp<int64_t>(std::llround(-low / scale), 0, 255)};
 }
 
 QuantizedResBlock::QuantizedResBlock(ResBlock block) : block_(std::move(block)) {
@@ -232,15 +285,15 @@ at::Tensor QuantizedResBlock::operator()(const at::Tensor& x) {
     const at::Tensor a = at::addcmul(block_.shift1, x, block_.scale1).relu_();
     const at::Tensor h = block_.conv1(a).relu_();
     const at::Tensor o = block_.conv2(h);
-    input_scale_ = calibrated_range(a) / 255;
-    hidden_scale_ = calibrated_range(h) / 255;
-    output_scale_ = calibrated_range(o) / 127;
+    input_ = calibrate(a);
+    hidden_ = calibrate(h);
+    output_ = calibrate(o);
     calibrated_ = true;
     return o.add_(x);
   }
-  const at::Tensor qa = quantize(x, scale1_, shift1_, input_scale_);
-  const at::Tensor qh = conv1_(qa, hidden_scale_, 0, /*relu=*/true);
-  const at::Tensor qo = conv2_(qh, output_scale_, 128, /*relu=*/false);
+  const at::Tensor qa = quantize(x, input_, scale1_, shift1_);
+  const at::Tensor qh = conv1_(qa, hidden_, /*relu=*/true);
+  const at::Tensor qo = conv2_(qh, output_, /*relu=*/false);
   return dequantize(qo, x, x.scalar_type());
 }
 
@@ -250,18 +303,32 @@ QuantizedConvReluChain::QuantizedConvReluChain(std::vector<ConvRelu> layers) : l
 
 at::Tensor QuantizedConvReluChain::operator()(const at::Tensor& x) {
   if (!calibrated_) {
-    scales_ = {calibrated_range(x) / 255};
+    ranges_ = {calibrate(x)};
     at::Tensor y = x;
     for (const ConvRelu& layer : layers_) {
       y = layer(y);
-      scales_.push_back(calibrated_range(y) / 255);
+      ranges_.push_back(calibrate(y));
     }
     calibrated_ = true;
     return y;
   }
-  at::Tensor q = quantize(x, {}, {}, scales_[0]);
-  for (size_t i = 0; i < quantized_.size(); ++i) q = quantized_[i](q, scales_[i + 1], 0, /*relu=*/true);
+  at::Tensor q = quantize(x, ranges_[0]);
+  for (size_t i = 0; i < quantized_.size(); ++i) q = quantized_[i](q, ranges_[i + 1], /*relu=*/true);
   return dequantize(q, {}, x.scalar_type());
+}
+
+QuantizedUpBlock::QuantizedUpBlock(UpBlock block) : block_(std::move(block)), phases_(quantize_conv(block_.phases)) {}
+
+at::Tensor QuantizedUpBlock::space_to_depth(const at::Tensor& x) {
+  if (!calibrated_) {
+    at::Tensor y = block_.space_to_depth(x);
+    input_ = calibrate(x);
+    output_ = calibrate(y);  // the phases' values that are kept
+    calibrated_ = true;
+    return y;
+  }
+  const at::Tensor q = phases_(quantize(x, input_), output_, /*relu=*/true);
+  return dequantize_phases(q, x.size(2), x.size(3), x.scalar_type());
 }
 
 }  // namespace dinet::infer
