@@ -81,16 +81,24 @@ void Generator::set_reference(const at::Tensor& references) {
   const DINetReference ref = net_->encode_reference(references.to(target_.device, at::kFloat));
   adaptive_warp_.set_reference(ref.appearance);
   reference_trans_ = trans_first_reference_(channels_last(ref.feature.to(target_.dtype)));
-  for (QuantizedResBlock& block : int8_appearance_) block.reset();
+  int8_record_next(/*new_video=*/true);
+}
+
+void Generator::int8_record_next(bool new_video) {
+  const auto mark = [new_video](auto& part) { new_video ? part.reset() : part.record_next(); };
+  for (QuantizedResBlock& block : int8_appearance_) mark(block);
   for (auto* chain : {&int8_source_in_, &int8_trans_, &int8_out_first_})
-    if (*chain) (*chain)->reset();
-  if (int8_out_res_) int8_out_res_->reset();
-  if (int8_out_up2_) int8_out_up2_->reset();
+    if (*chain) mark(**chain);
+  if (int8_out_res_) mark(*int8_out_res_);
+  if (int8_out_up2_) mark(*int8_out_up2_);
+  int8_frames_since_record_ = 0;
 }
 
 at::Tensor Generator::forward(const at::Tensor& source, const at::Tensor& audio) {
   if (!reference_trans_.defined()) throw Error("Generator: set_reference was not called");
   c10::InferenceMode guard;
+  if (int8_source_in_ && (int8_frames_since_record_ += source.size(0)) > kInt8RecordEvery)
+    int8_record_next(/*new_video=*/false);
   at::Tensor s = channels_last(source.to(target_.device, target_.dtype));
   if (int8_source_in_)
     s = (*int8_source_in_)(s);

@@ -44,13 +44,17 @@ class Generator {
   std::vector<ResBlock> appearance_;
   // --precision int8: in int8 the source encoder, the alignment encoder (trans_conv but its
   // first layer, which adds the cached reference half), the appearance ResBlocks, and of the
-  // decoder its first layer, its ResBlock and its second UpBlock; recalibrated for each video.
-  // In bf16 the first UpBlock (small) and the last convolution (its output, before the
-  // sigmoid, would be 8-bit).
+  // decoder its first layer, its ResBlock and its second UpBlock. In bf16 the first UpBlock
+  // (small) and the last convolution (its output, before the sigmoid, would be 8-bit).
   std::optional<QuantizedConvReluChain> int8_source_in_, int8_trans_, int8_out_first_;
   std::vector<QuantizedResBlock> int8_appearance_;
   std::optional<QuantizedResBlock> int8_out_res_;
   std::optional<QuantizedUpBlock> int8_out_up2_;
+  // The int8 ranges are recorded on each video's first batch and widened by one batch in the
+  // carrier precision every kInt8RecordEvery frames after it (a few per cent of the time).
+  static constexpr int64_t kInt8RecordEvery = 200;
+  int64_t int8_frames_since_record_ = 0;
+  void int8_record_next(bool new_video);
   ConvRelu out_first_;
   UpBlock out_up1_, out_up2_;
   ResBlock out_res_;

@@ -99,8 +99,9 @@ __attribute__((target("avx512f,avx512bw"))) void quantize_row_avx512(const T* in
   quantize_row(in + c, p, first + c, out + c, n - c);
 }
 
-// bf16 results are rounded to nearest even by the AVX512-BF16 conversion, so that variant
-// needs that extension (every CPU with a bf16 carrier has it).
+// bf16 results are rounded to nearest even by the AVX512-BF16 conversion; only that variant
+// runs that instruction, so the float one also serves AVX-512 CPUs without BF16 (the carrier
+// is float32 there).
 template <typename T>
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void dequantize_row_avx512(const uint8_t* q, float q_scale,
                                                                                  int zero_point, const T* addend,
@@ -141,7 +142,7 @@ template <typename T>
 auto dequantize_row_function() {
   auto row = &dequantize_row<T>;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (has_avx512(true)) row = &dequantize_row_avx512<T>;
+  if (has_avx512(std::is_same_v<T, at::BFloat16>)) row = &dequantize_row_avx512<T>;
 #endif
   return row;
 }
@@ -265,11 +266,14 @@ at::Tensor QuantizedConv::operator()(const at::Tensor& qx, const Quantization& o
   return stack.at(0).toTensor();
 }
 
-Quantization calibrate(const at::Tensor& x) {
-  const double low = std::min(x.min().item<double>(), 0.0) * kHeadroom;
-  const double high = std::max(x.max().item<double>(), 0.0) * kHeadroom;
-  const double scale = std::max(high - low, 1e-6) / 255;
-  return {scale, std::clamp<int64_t>(std::llround(-low / scale), 0, 255)};
+void Range::include(const at::Tensor& x) {
+  low_ = std::min(low_, x.min().item<double>());
+  high_ = std::max(high_, x.max().item<double>());
+}
+
+Quantization Range::quantization() const {
+  const double scale = std::max(high_ - low_, 1e-6) * kHeadroom / 255;
+  return {scale, std::clamp<int64_t>(std::llround(-low_ * kHeadroom / scale), 0, 255)};
 }
 
 QuantizedResBlock::QuantizedResBlock(ResBlock block) : block_(std::move(block)) {
@@ -281,53 +285,54 @@ QuantizedResBlock::QuantizedResBlock(ResBlock block) : block_(std::move(block)) 
 }
 
 at::Tensor QuantizedResBlock::operator()(const at::Tensor& x) {
-  if (!calibrated_) {
+  if (record_) {
     const at::Tensor a = at::addcmul(block_.shift1, x, block_.scale1).relu_();
     const at::Tensor h = block_.conv1(a).relu_();
     const at::Tensor o = block_.conv2(h);
-    input_ = calibrate(a);
-    hidden_ = calibrate(h);
-    output_ = calibrate(o);
-    calibrated_ = true;
+    input_.include(a);
+    hidden_.include(h);
+    output_.include(o);
+    record_ = false;
     return o.add_(x);
   }
-  const at::Tensor qa = quantize(x, input_, scale1_, shift1_);
-  const at::Tensor qh = conv1_(qa, hidden_, /*relu=*/true);
-  const at::Tensor qo = conv2_(qh, output_, /*relu=*/false);
+  const at::Tensor qa = quantize(x, input_.quantization(), scale1_, shift1_);
+  const at::Tensor qh = conv1_(qa, hidden_.quantization(), /*relu=*/true);
+  const at::Tensor qo = conv2_(qh, output_.quantization(), /*relu=*/false);
   return dequantize(qo, x, x.scalar_type());
 }
 
-QuantizedConvReluChain::QuantizedConvReluChain(std::vector<ConvRelu> layers) : layers_(std::move(layers)) {
+QuantizedConvReluChain::QuantizedConvReluChain(std::vector<ConvRelu> layers)
+    : layers_(std::move(layers)), ranges_(layers_.size() + 1) {
   for (const ConvRelu& layer : layers_) quantized_.push_back(quantize_conv(layer.conv));
 }
 
 at::Tensor QuantizedConvReluChain::operator()(const at::Tensor& x) {
-  if (!calibrated_) {
-    ranges_ = {calibrate(x)};
+  if (record_) {
+    ranges_[0].include(x);
     at::Tensor y = x;
-    for (const ConvRelu& layer : layers_) {
-      y = layer(y);
-      ranges_.push_back(calibrate(y));
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      y = layers_[i](y);
+      ranges_[i + 1].include(y);
     }
-    calibrated_ = true;
+    record_ = false;
     return y;
   }
-  at::Tensor q = quantize(x, ranges_[0]);
-  for (size_t i = 0; i < quantized_.size(); ++i) q = quantized_[i](q, ranges_[i + 1], /*relu=*/true);
+  at::Tensor q = quantize(x, ranges_[0].quantization());
+  for (size_t i = 0; i < quantized_.size(); ++i) q = quantized_[i](q, ranges_[i + 1].quantization(), /*relu=*/true);
   return dequantize(q, {}, x.scalar_type());
 }
 
 QuantizedUpBlock::QuantizedUpBlock(UpBlock block) : block_(std::move(block)), phases_(quantize_conv(block_.phases)) {}
 
 at::Tensor QuantizedUpBlock::space_to_depth(const at::Tensor& x) {
-  if (!calibrated_) {
+  if (record_) {
     at::Tensor y = block_.space_to_depth(x);
-    input_ = calibrate(x);
-    output_ = calibrate(y);  // the phases' values that are kept
-    calibrated_ = true;
+    input_.include(x);
+    output_.include(y);  // the phases' values that are kept
+    record_ = false;
     return y;
   }
-  const at::Tensor q = phases_(quantize(x, input_), output_, /*relu=*/true);
+  const at::Tensor q = phases_(quantize(x, input_.quantization()), output_.quantization(), /*relu=*/true);
   return dequantize_phases(q, x.size(2), x.size(3), x.scalar_type());
 }
 

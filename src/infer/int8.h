@@ -2,8 +2,9 @@
 // (uint8 activations x int8 weights, 32-bit sums) run at twice the bf16 rate on CPUs with
 // VNNI dot products, and the generator at mouth 256 is bound by convolution arithmetic.
 // Weights are quantized per output channel from their own range. Activations are quantized
-// per tensor with scales fixed per video from its first batch, which runs in the carrier
-// precision while the ranges are recorded (with headroom for later frames). Only the
+// per tensor over the range they took in the calls that ran in the carrier precision while
+// recording it: each video's first batch, and then one now and then (Generator), so that the
+// ranges widen to what later frames reach. Only the
 // convolutions whose saving outweighs converting the activations in and out run in int8
 // (infer/generator.h lists them).
 #pragma once
@@ -25,9 +26,18 @@ struct Quantization {
   double scale = 1;
   int64_t zero_point = 0;
 };
-// The range of a tensor seen in the first batch, with headroom, over 256 levels; a
-// non-negative tensor (a ReLU's output) gets zero point 0.
-Quantization calibrate(const at::Tensor& x);
+
+// The values an activation took in the calls that ran in the carrier precision.
+class Range {
+ public:
+  void include(const at::Tensor& x);
+  // Over 256 levels with headroom for later frames; a non-negative range (a ReLU's output)
+  // gets zero point 0.
+  Quantization quantization() const;
+
+ private:
+  double low_ = 0, high_ = 0;
+};
 
 // A convolution with prepacked int8 weights and a float32 bias; uint8 in, uint8 out.
 struct QuantizedConv {
@@ -39,20 +49,25 @@ QuantizedConv quantize_conv(const Conv& conv);
 
 // The pre-activation ResBlock (infer/layers.h) with both convolutions in int8:
 // relu(x * scale1 + shift1) is quantized in one pass, conv1 (+ReLU) feeds conv2 in uint8,
-// and conv2's output is dequantized into the sum with the input. The first call after
-// `reset` runs the carrier-precision block and records the three ranges.
+// and conv2's output is dequantized into the sum with the input.
 class QuantizedResBlock {
  public:
   explicit QuantizedResBlock(ResBlock block);
   at::Tensor operator()(const at::Tensor& x);  // x: carrier dtype, channels-last
-  void reset() { calibrated_ = false; }
+  // The next call runs the carrier-precision block and widens the ranges to what it sees.
+  void record_next() { record_ = true; }
+  // A new video: the ranges start again from the next call.
+  void reset() {
+    input_ = hidden_ = output_ = Range{};
+    record_ = true;
+  }
 
  private:
   ResBlock block_;
   at::Tensor scale1_, shift1_;  // float32
   QuantizedConv conv1_, conv2_;
-  bool calibrated_ = false;
-  Quantization input_, hidden_, output_;
+  bool record_ = true;
+  Range input_, hidden_, output_;
 };
 
 // Consecutive conv -> ReLU layers in int8: the input (of either sign) is quantized once, the
@@ -61,13 +76,17 @@ class QuantizedConvReluChain {
  public:
   explicit QuantizedConvReluChain(std::vector<ConvRelu> layers);
   at::Tensor operator()(const at::Tensor& x);
-  void reset() { calibrated_ = false; }
+  void record_next() { record_ = true; }  // as QuantizedResBlock's
+  void reset() {
+    ranges_.assign(ranges_.size(), Range{});
+    record_ = true;
+  }
 
  private:
   std::vector<ConvRelu> layers_;
   std::vector<QuantizedConv> quantized_;
-  bool calibrated_ = false;
-  std::vector<Quantization> ranges_;  // the input's, then each layer's output's
+  bool record_ = true;
+  std::vector<Range> ranges_;  // the input's, then each layer's output's
 };
 
 // UpBlock::space_to_depth in int8: the input (of either sign) quantized, the 2x2 phase
@@ -77,13 +96,17 @@ class QuantizedUpBlock {
  public:
   explicit QuantizedUpBlock(UpBlock block);
   at::Tensor space_to_depth(const at::Tensor& x);
-  void reset() { calibrated_ = false; }
+  void record_next() { record_ = true; }  // as QuantizedResBlock's
+  void reset() {
+    input_ = output_ = Range{};
+    record_ = true;
+  }
 
  private:
   UpBlock block_;
   QuantizedConv phases_;
-  bool calibrated_ = false;
-  Quantization input_, output_;
+  bool record_ = true;
+  Range input_, output_;
 };
 
 }  // namespace dinet::infer
