@@ -18,38 +18,25 @@ namespace {
 constexpr long kChains = 12;
 
 #ifdef DINET_X86
-// Each function is written out: intrinsics compile only inside a function with their target.
-__attribute__((target("avx512f,avx512bf16"))) float bf16_dot(long rounds) {
+// One template for both AVX-512 probes: intrinsics compile only inside a function with their
+// target, which a lambda or a helper would not inherit. The fp32 instance issues no bf16
+// instruction, so it also runs on AVX-512 CPUs without BF16.
+template <bool kBf16>
+__attribute__((target("avx512f,avx512bf16"))) float avx512_chains(long rounds) {
+  const __m512 x = _mm512_set1_ps(1e-8f);
   const __m512bh one = (__m512bh)_mm512_set1_epi16(0x3f80);  // 1.0 in bf16
   __m512 a[kChains];
   for (__m512& v : a) v = _mm512_setzero_ps();
   for (long r = 0; r < rounds; ++r)
 #pragma GCC unroll 12
-    for (__m512& v : a) v = _mm512_dpbf16_ps(v, one, one);
+    for (__m512& v : a) {
+      if constexpr (kBf16)
+        v = _mm512_dpbf16_ps(v, one, one);  // 32 products summed in pairs into 16 floats
+      else
+        v = _mm512_fmadd_ps(v, x, x);
+    }
   float sink = 0;  // used, so that the loop is kept
   for (__m512& v : a) sink += _mm512_reduce_add_ps(v);
-  return sink;
-}
-__attribute__((target("avx512f"))) float fp32_fma512(long rounds) {
-  const __m512 x = _mm512_set1_ps(1e-8f);
-  __m512 a[kChains];
-  for (__m512& v : a) v = _mm512_setzero_ps();
-  for (long r = 0; r < rounds; ++r)
-#pragma GCC unroll 12
-    for (__m512& v : a) v = _mm512_fmadd_ps(v, x, x);
-  float sink = 0;
-  for (__m512& v : a) sink += _mm512_reduce_add_ps(v);
-  return sink;
-}
-__attribute__((target("avx2,fma"))) float fp32_fma256(long rounds) {
-  const __m256 x = _mm256_set1_ps(1e-8f);
-  __m256 a[kChains];
-  for (__m256& v : a) v = _mm256_setzero_ps();
-  for (long r = 0; r < rounds; ++r)
-#pragma GCC unroll 12
-    for (__m256& v : a) v = _mm256_fmadd_ps(v, x, x);
-  float sink = 0;
-  for (__m256& v : a) sink += v[0];
   return sink;
 }
 #endif
@@ -63,12 +50,8 @@ struct Probe {
 Probe pick_probe(bool bf16) {
 #ifdef DINET_X86
   __builtin_cpu_init();
-  if (bf16) {
-    if (__builtin_cpu_supports("avx512bf16")) return {bf16_dot, 64, "vdpbf16ps zmm"};
-    return {};
-  }
-  if (__builtin_cpu_supports("avx512f")) return {fp32_fma512, 32, "vfmadd zmm"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {fp32_fma256, 16, "vfmadd ymm"};
+  if (bf16 && __builtin_cpu_supports("avx512bf16")) return {avx512_chains<true>, 64, "vdpbf16ps zmm"};
+  if (!bf16 && __builtin_cpu_supports("avx512f")) return {avx512_chains<false>, 32, "vfmadd zmm"};
 #endif
   (void)bf16;
   return {};

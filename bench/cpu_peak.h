@@ -8,7 +8,7 @@
 namespace dinet::bench {
 
 struct Peak {
-  double gflops = 0;        // 0 when no probe runs on this CPU
+  double gflops = 0;        // 0 when no probe runs on this CPU (one without AVX-512)
   std::string instruction;  // what was timed, e.g. "vdpbf16ps zmm"
 };
 
