@@ -163,7 +163,7 @@ TEST(InferGenerator, Int8ChainFollowsTheFloatLayers) {
   };
   torch::manual_seed(4);
   const at::Tensor x = infer::channels_last(torch::rand({2, 128, 24, 20}));
-  EXPECT_LT((chain(x) - float_chain(x)).abs().max().item<double>(), 1e-5);  // calibration
+  EXPECT_LT((chain(x) - float_chain(x)).abs().max().item<double>(), 1e-5);  // recording: the float layers
   const at::Tensor y = infer::channels_last(torch::rand({2, 128, 24, 20}));
   const at::Tensor expected = float_chain(y), got = chain(y);
   ASSERT_EQ(got.sizes(), expected.sizes());
