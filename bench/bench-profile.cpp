@@ -40,15 +40,19 @@ struct Profile {
   std::map<std::string, double> by_operator, conv_by_shape, conv_flops_by_shape;
 };
 
-std::string shapes_of(const profiler::LegacyEvent& e) {
+// "4x256x104x80 256x256x3x3 256": the tensor arguments' sizes (empty ones, the non-tensor
+// arguments, skipped), the key both the profiler's times and the operation counts use.
+std::string format_shapes(const std::vector<std::vector<int64_t>>& shapes) {
   std::string out;
-  for (const auto& shape : e.shapes()) {
+  for (const auto& shape : shapes) {
     if (shape.empty()) continue;
     out += out.empty() ? "" : " ";
     for (size_t i = 0; i < shape.size(); ++i) out += (i ? "x" : "") + std::to_string(shape[i]);
   }
   return out;
 }
+
+std::string shapes_of(const profiler::LegacyEvent& e) { return format_shapes(e.shapes()); }
 
 Profile summarize(const profiler::thread_event_lists& lists, int steps) {
   Profile p;
@@ -110,13 +114,9 @@ std::unique_ptr<at::ObserverContext> count_conv_flops(const at::RecordFunction& 
   // input, weight, bias, stride, padding, dilation, transposed, output_padding, groups
   const auto inputs = fn.inputs();
   if (inputs.size() != 9 || inputs[6].toBool() || inputs[1].toTensor().dim() != 4) return nullptr;
-  std::string shapes;
-  for (const c10::IValue& input : inputs) {
-    if (!input.isTensor() || !input.toTensor().defined()) continue;
-    shapes += shapes.empty() ? "" : " ";
-    const auto sizes = input.toTensor().sizes();
-    for (size_t i = 0; i < sizes.size(); ++i) shapes += (i ? "x" : "") + std::to_string(sizes[i]);
-  }
+  std::vector<std::vector<int64_t>> shapes;
+  for (const c10::IValue& input : inputs)
+    if (input.isTensor() && input.toTensor().defined()) shapes.push_back(input.toTensor().sizes().vec());
   const auto x = inputs[0].toTensor().sizes(), w = inputs[1].toTensor().sizes();
   // A one-number stride, padding or dilation (the defaults are) holds for both dimensions.
   const auto arg = [&](size_t i, int d) {
@@ -128,7 +128,7 @@ std::unique_ptr<at::ObserverContext> count_conv_flops(const at::RecordFunction& 
     const int64_t size = (x[2 + d] + 2 * arg(4, d) - arg(5, d) * (w[2 + d] - 1) - 1) / arg(3, d) + 1;
     flops *= double(w[2 + d]) * double(size);
   }
-  (*conv_flops)["forward  " + shapes] += flops;
+  (*conv_flops)["forward  " + format_shapes(shapes)] += flops;
   return nullptr;
 }
 
