@@ -43,51 +43,6 @@ at::Tensor base_coordinates(int64_t n) {
   return torch::arange(n, torch::kFloat).div(static_cast<double>(n - 1)).mul(2).sub(1);
 }
 
-// Every frame's channels warped, one plane at a time: planes (D, h, w); scale, cos, sin
-// (B, D); shift (B, D, 2) -> (B, D, h, w). Each output pixel is grid_sample's bilinear
-// sample (align_corners=False, zeros outside) with its arithmetic.
-at::Tensor warp_on_cpu(const at::Tensor& planes, const at::Tensor& scale, const at::Tensor& cos,
-                       const at::Tensor& sin, const at::Tensor& shift) {
-  const int64_t batch = scale.size(0), depth = planes.size(0), height = planes.size(1), width = planes.size(2);
-  const at::Tensor xs = base_coordinates(width), ys = base_coordinates(height);
-  const at::Tensor s = scale.contiguous(), c = cos.contiguous(), n = sin.contiguous(), t = shift.contiguous();
-  at::Tensor out = at::empty({batch, depth, height, width}, at::kFloat);
-  const float *x_at = xs.data_ptr<float>(), *y_at = ys.data_ptr<float>();
-  at::parallel_for(0, batch * depth, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t bk = begin; bk < end; ++bk) {
-      const float* plane = planes.data_ptr<float>() + (bk % depth) * height * width;
-      const float sk = s.data_ptr<float>()[bk], ck = c.data_ptr<float>()[bk], nk = n.data_ptr<float>()[bk];
-      const float tx = t.data_ptr<float>()[2 * bk], ty = t.data_ptr<float>()[2 * bk + 1];
-      float* o = out.data_ptr<float>() + bk * height * width;
-      // A corner's value, 0 outside the plane.
-      const auto corner = [&](int64_t r, int64_t col) {
-        return r >= 0 && r < height && col >= 0 && col < width ? plane[r * width + col] : 0.f;
-      };
-      for (int64_t i = 0; i < height; ++i) {
-        const float y = y_at[i];
-        for (int64_t j = 0; j < width; ++j, ++o) {
-          const float x = x_at[j];
-          const float gx = (ck * x - nk * y) * sk + tx, gy = (nk * x + ck * y) * sk + ty;
-          const float ix = ((gx + 1) * width - 1) / 2, iy = ((gy + 1) * height - 1) / 2;
-          // floor() without a library call (the portable build has no SSE4.1 rounding).
-          const int64_t col = static_cast<int64_t>(ix) - (ix < 0 && ix != static_cast<int64_t>(ix));
-          const int64_t row = static_cast<int64_t>(iy) - (iy < 0 && iy != static_cast<int64_t>(iy));
-          const float x0 = static_cast<float>(col), y0 = static_cast<float>(row);
-          const float east = ix - x0, west = x0 + 1 - ix, south = iy - y0, north = y0 + 1 - iy;
-          if (row >= 0 && row + 1 < height && col >= 0 && col + 1 < width) {
-            const float* p = plane + row * width + col;
-            *o = p[0] * west * north + p[1] * east * north + p[width] * west * south + p[width + 1] * east * south;
-          } else {
-            *o = corner(row, col) * west * north + corner(row, col + 1) * east * north +
-                 corner(row + 1, col) * west * south + corner(row + 1, col + 1) * east * south;
-          }
-        }
-      }
-    }
-  });
-  return out;
-}
-
 }  // namespace
 
 at::Tensor Conv1dAsLinear::operator()(const at::Tensor& x) const {
@@ -165,10 +120,54 @@ AdaptiveWarp::Transform AdaptiveWarp::transform(const at::Tensor& para_code) con
           at::linear(code, shift_w_, shift_b_).tanh().view({code.size(0), -1, 2})};
 }
 
+// Every frame's channels warped, one plane at a time -> (B, D, h, w). Each output pixel is
+// grid_sample's bilinear sample (align_corners=False, zeros outside) with its arithmetic.
+at::Tensor AdaptiveWarp::warp_on_cpu(const Transform& transform) const {
+  const int64_t batch = transform.scale.size(0), depth = planes_.size(0), height = planes_.size(1),
+                width = planes_.size(2);
+  const at::Tensor xs = base_coordinates(width), ys = base_coordinates(height);
+  const at::Tensor s = transform.scale.contiguous(), c = transform.cos.contiguous(), n = transform.sin.contiguous(),
+                   t = transform.shift.contiguous();
+  at::Tensor out = at::empty({batch, depth, height, width}, at::kFloat);
+  const float *x_at = xs.data_ptr<float>(), *y_at = ys.data_ptr<float>();
+  at::parallel_for(0, batch * depth, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t bk = begin; bk < end; ++bk) {
+      const float* plane = planes_.data_ptr<float>() + (bk % depth) * height * width;
+      const float sk = s.data_ptr<float>()[bk], ck = c.data_ptr<float>()[bk], nk = n.data_ptr<float>()[bk];
+      const float tx = t.data_ptr<float>()[2 * bk], ty = t.data_ptr<float>()[2 * bk + 1];
+      float* o = out.data_ptr<float>() + bk * height * width;
+      // A corner's value, 0 outside the plane.
+      const auto corner = [&](int64_t r, int64_t col) {
+        return r >= 0 && r < height && col >= 0 && col < width ? plane[r * width + col] : 0.f;
+      };
+      for (int64_t i = 0; i < height; ++i) {
+        const float y = y_at[i];
+        for (int64_t j = 0; j < width; ++j, ++o) {
+          const float x = x_at[j];
+          const float gx = (ck * x - nk * y) * sk + tx, gy = (nk * x + ck * y) * sk + ty;
+          const float ix = ((gx + 1) * width - 1) / 2, iy = ((gy + 1) * height - 1) / 2;
+          // floor() without a library call (the portable build has no SSE4.1 rounding).
+          const int64_t col = static_cast<int64_t>(ix) - (ix < 0 && ix != static_cast<int64_t>(ix));
+          const int64_t row = static_cast<int64_t>(iy) - (iy < 0 && iy != static_cast<int64_t>(iy));
+          const float x0 = static_cast<float>(col), y0 = static_cast<float>(row);
+          const float east = ix - x0, west = x0 + 1 - ix, south = iy - y0, north = y0 + 1 - iy;
+          if (row >= 0 && row + 1 < height && col >= 0 && col + 1 < width) {
+            const float* p = plane + row * width + col;
+            *o = p[0] * west * north + p[1] * east * north + p[width] * west * south + p[width + 1] * east * south;
+          } else {
+            *o = corner(row, col) * west * north + corner(row, col + 1) * east * north +
+                 corner(row + 1, col) * west * south + corner(row + 1, col + 1) * east * south;
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
 at::Tensor AdaptiveWarp::operator()(const at::Tensor& para_code) const {
   if (!planes_.device().is_cpu()) return with_grid_sampler(para_code);
-  const Transform t = transform(para_code);
-  return warp_on_cpu(planes_, t.scale, t.cos, t.sin, t.shift);
+  return warp_on_cpu(transform(para_code));
 }
 
 at::Tensor AdaptiveWarp::with_grid_sampler(const at::Tensor& para_code) const {

@@ -60,6 +60,7 @@ class AdaptiveWarp {
     at::Tensor shift;            // (B, D, 2)
   };
   Transform transform(const at::Tensor& code) const;
+  at::Tensor warp_on_cpu(const Transform& transform) const;
 
   at::Tensor common_w_, common_b_, scale_w_, scale_b_, rotation_w_, rotation_b_, shift_w_, shift_b_;
   at::Tensor planes_;  // (D, h, w): channel k's two neighbours at depth z_k, weighted
