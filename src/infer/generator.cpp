@@ -97,8 +97,10 @@ void Generator::int8_record_next(bool new_video) {
 at::Tensor Generator::forward(const at::Tensor& source, const at::Tensor& audio) {
   if (!reference_trans_.defined()) throw Error("Generator: set_reference was not called");
   c10::InferenceMode guard;
-  if (int8_source_in_ && (int8_frames_since_record_ += source.size(0)) > kInt8RecordEvery)
-    int8_record_next(/*new_video=*/false);
+  if (int8_source_in_) {  // --precision int8
+    int8_frames_since_record_ += source.size(0);
+    if (int8_frames_since_record_ > kInt8RecordEvery) int8_record_next(/*new_video=*/false);
+  }
   at::Tensor s = channels_last(source.to(target_.device, target_.dtype));
   if (int8_source_in_)
     s = (*int8_source_in_)(s);
