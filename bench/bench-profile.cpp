@@ -12,6 +12,7 @@
 
 #include "bench.h"
 #include "cpu_peak.h"
+#include "dinet/cpu.h"
 #include "dinet/crop.h"
 #include "dinet/infer.h"
 #include "dinet/networks.h"

@@ -12,6 +12,8 @@
 #define DINET_X86 1
 #endif
 
+#include "dinet/cpu.h"
+
 namespace dinet::bench {
 namespace {
 
@@ -49,9 +51,8 @@ struct Probe {
 
 Probe pick_probe(bool bf16) {
 #ifdef DINET_X86
-  __builtin_cpu_init();
-  if (bf16 && __builtin_cpu_supports("avx512bf16")) return {avx512_chains<true>, 64, "vdpbf16ps zmm"};
-  if (!bf16 && __builtin_cpu_supports("avx512f")) return {avx512_chains<false>, 32, "vfmadd zmm"};
+  if (bf16 && cpu_features().avx512_bf16) return {avx512_chains<true>, 64, "vdpbf16ps zmm"};
+  if (!bf16 && cpu_features().avx512) return {avx512_chains<false>, 32, "vfmadd zmm"};
 #endif
   (void)bf16;
   return {};

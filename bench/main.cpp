@@ -3,12 +3,12 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include "bench.h"
+#include "dinet/cpu.h"
 #include "dinet/error.h"
 #include "dinet/runtime.h"
 
@@ -18,14 +18,6 @@ namespace {
 std::vector<Entry>& registry() {
   static std::vector<Entry> entries;
   return entries;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
 }
 
 }  // namespace
@@ -60,7 +52,7 @@ std::string machine_header(int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
   std::string cmd;
   for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
-  return "Machine: " + cpu_model() + ", " + std::to_string(std::thread::hardware_concurrency()) +
+  return "Machine: " + cpu_features().model + ", " + std::to_string(std::thread::hardware_concurrency()) +
          " cores. Date: " + date + ". Command: `" + cmd + "`\n";
 }
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "dinet/cpu.h"
 #include "dinet/error.h"
 #include "dinet/networks.h"
 #include "dinet/npy.h"

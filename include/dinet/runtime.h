@@ -14,8 +14,4 @@ int set_threads(int n);
 // process keeps its peak footprint. Called once at start by the programs.
 void keep_freed_memory();
 
-// Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo).
-// Elsewhere oneDNN emulates bf16 convolutions, slower than fp32.
-bool cpu_has_native_bf16();
-
 }  // namespace dinet

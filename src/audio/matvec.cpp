@@ -8,6 +8,8 @@
 #include <immintrin.h>
 #endif
 
+#include "dinet/cpu.h"
+
 namespace dinet::audio {
 namespace {
 
@@ -124,15 +126,6 @@ __attribute__((target("avx512f"))) void matvec_avx512(const W* w, const float* s
 }
 #pragma GCC diagnostic pop
 
-bool has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
-}
-
-bool has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
 #endif
 
 // Any CPU: eight partial sums keep the loop free of one long dependency chain.
@@ -188,15 +181,15 @@ void quantize_rows_int8(const float* w, int64_t rows, int64_t cols, int8_t* q, f
 
 void matvec_accumulate(const float* w, const float* x, float* y, int64_t rows, int64_t cols) {
 #if defined(__x86_64__)
-  if (has_avx2()) return matvec_avx2<float, load_fp32x8>(w, nullptr, x, y, rows, cols);
+  if (cpu_features().avx2_fma) return matvec_avx2<float, load_fp32x8>(w, nullptr, x, y, rows, cols);
 #endif
   matvec_portable(w, nullptr, x, y, rows, cols);
 }
 
 void matvec_accumulate(const uint16_t* w, const float* x, float* y, int64_t rows, int64_t cols) {
 #if defined(__x86_64__)
-  if (has_avx512()) return matvec_avx512<uint16_t, load_bf16x16>(w, nullptr, x, y, rows, cols);
-  if (has_avx2()) return matvec_avx2<uint16_t, load_bf16x8>(w, nullptr, x, y, rows, cols);
+  if (cpu_features().avx512) return matvec_avx512<uint16_t, load_bf16x16>(w, nullptr, x, y, rows, cols);
+  if (cpu_features().avx2_fma) return matvec_avx2<uint16_t, load_bf16x8>(w, nullptr, x, y, rows, cols);
 #endif
   matvec_portable(w, nullptr, x, y, rows, cols);
 }
@@ -204,8 +197,8 @@ void matvec_accumulate(const uint16_t* w, const float* x, float* y, int64_t rows
 void matvec_accumulate(const int8_t* w, const float* scale, const float* x, float* y,
                        int64_t rows, int64_t cols) {
 #if defined(__x86_64__)
-  if (has_avx512()) return matvec_avx512<int8_t, load_int8x16>(w, scale, x, y, rows, cols);
-  if (has_avx2()) return matvec_avx2<int8_t, load_int8x8>(w, scale, x, y, rows, cols);
+  if (cpu_features().avx512) return matvec_avx512<int8_t, load_int8x16>(w, scale, x, y, rows, cols);
+  if (cpu_features().avx2_fma) return matvec_avx2<int8_t, load_int8x8>(w, scale, x, y, rows, cols);
 #endif
   matvec_portable(w, scale, x, y, rows, cols);
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "dinet/cpu.h"
 #include "dinet/error.h"
 #include "dinet/files.h"
 #include "dinet/infer.h"

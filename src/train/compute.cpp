@@ -2,6 +2,7 @@
 
 #include <torch/cuda.h>
 
+#include "dinet/cpu.h"
 #include "dinet/error.h"
 #include "dinet/runtime.h"
 #include "model/autocast_flags.h"
