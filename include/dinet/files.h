@@ -33,6 +33,10 @@ class AtomicFile {
 // Writes `bytes` to `path` atomically (temporary name, then rename).
 void write_file_atomic(const std::filesystem::path& path, const std::string& bytes);
 
+// Deletes the temporaries (AtomicFile's ".tmp-<pid>-<n>" names) left in `dir` by writers that
+// were killed: their process is gone. A live writer's temporary is never touched.
+void remove_dead_temporaries(const std::filesystem::path& dir);
+
 // Reads a whole file; throws dinet::Error naming the file when it cannot.
 std::string read_file(const std::filesystem::path& path);
 

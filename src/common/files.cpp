@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "dinet/error.h"
@@ -62,5 +63,19 @@ void require_file(const fs::path& path, const std::string& what) {
   if (!fs::exists(path, ec)) throw Error(path.string(), "no such " + what);
   if (!fs::is_regular_file(path, ec)) throw Error(path.string(), "not a regular file");
 }
+
+void remove_dead_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  static const std::regex temporary(R"(.*\.tmp-(\d+)-\d+(\.[A-Za-z0-9]+)?)");
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (!std::regex_match(name, m, temporary)) continue;
+    if (fs::exists("/proc/" + m[1].str(), ec)) continue;  // its writer may still be running
+    fs::remove(entry.path(), ec);
+  }
+}
+
 
 }  // namespace dinet

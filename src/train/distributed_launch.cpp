@@ -5,8 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -19,6 +17,8 @@
 
 #include "dinet/distributed.h"
 #include "dinet/error.h"
+#include "dinet/interrupt.h"
+#include "dinet/process.h"
 
 extern char** environ;
 
@@ -26,9 +26,6 @@ namespace dinet {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-volatile sig_atomic_t g_signal = 0;
-void on_signal(int signal) { g_signal = signal; }
 
 void write_all(int fd, std::string_view text) {
   while (!text.empty()) {
@@ -105,37 +102,6 @@ std::vector<std::string> environment_for(const std::map<std::string, std::string
   return env;
 }
 
-std::vector<char*> c_strings(std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  for (std::string& s : strings) pointers.push_back(s.data());
-  pointers.push_back(nullptr);
-  return pointers;
-}
-
-// Forks and execs; between the two the child only makes system calls, as a fork from a
-// threaded process must.
-pid_t start(const std::string& program, std::vector<std::string> args, std::vector<std::string> env,
-            int out_fd, int err_fd) {
-  std::vector<char*> argv = c_strings(args), envp = c_strings(env);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw Error("dinet launch: fork failed: " + std::string(std::strerror(errno)));
-  if (pid > 0) return pid;
-  ::dup2(out_fd, 1);
-  ::dup2(err_fd, 2);
-  ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a launcher killed with -9 takes its processes along
-  if (::getppid() != parent) ::_exit(1);
-  ::syscall(SYS_close_range, 3u, ~0u, 0u);  // e.g. the store's listening socket
-  ::execve(program.c_str(), argv.data(), envp.data());
-  static constexpr char kFailed[] = "dinet launch: cannot execute the command\n";
-  ::write(2, kFailed, sizeof kFailed - 1);
-  ::_exit(127);
-}
-
-int exit_code(int status) {
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 void check(const LaunchOptions& o) {
   if (o.command.empty()) throw Error("dinet launch: no command to run (give it after --)");
   if (o.nproc_per_node < 1) throw Error("--nproc_per_node", "must be at least 1");
@@ -149,29 +115,6 @@ void check(const LaunchOptions& o) {
     throw Error("--master_port",
                 "required with several machines: node 0 serves the rendezvous there");
 }
-
-// SIGINT and SIGTERM noted for the life of a launch (and passed on to the processes); the
-// caller's handlers come back after.
-class SignalCatcher {
-  using SigAction = struct sigaction;
-
- public:
-  SignalCatcher() {
-    SigAction handler{};
-    handler.sa_handler = on_signal;
-    ::sigaction(SIGINT, &handler, &old_int_);
-    ::sigaction(SIGTERM, &handler, &old_term_);
-    g_signal = 0;
-  }
-  ~SignalCatcher() {
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    ::sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  int caught() const { return g_signal; }
-
- private:
-  SigAction old_int_{}, old_term_{};
-};
 
 void signal_running(std::vector<Process>& processes, int signal) {
   for (Process& p : processes)
@@ -209,7 +152,8 @@ Process start_rank(const LaunchOptions& o, const std::string& program, int local
   p.out = {out[0], 1, prefix, {}};
   p.err = {err[0], 2, prefix, {}};
   try {
-    p.pid = start(program, o.command, environment_for(job), out[1], err[1]);
+    ProcessSpec spec{program, o.command, environment_for(job), out[1], err[1], /*die_with_parent=*/true};
+    p.pid = start_process(spec);
   } catch (const Error&) {
     for (const int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
     throw;
@@ -222,8 +166,7 @@ Process start_rank(const LaunchOptions& o, const std::string& program, int local
 
 // Passes the output on until every process has ended; the first failure (or a signal to
 // us) stops the rest. Returns the exit status of the launch.
-int supervise(std::vector<Process>& processes, const SignalCatcher& signals,
-              std::chrono::milliseconds kill_grace) {
+int supervise(std::vector<Process>& processes, std::chrono::milliseconds kill_grace) {
   int result = 0;
   bool stopping = false;
   Clock::time_point kill_at;
@@ -259,7 +202,7 @@ int supervise(std::vector<Process>& processes, const SignalCatcher& signals,
                        std::to_string(exit_code(status)) + "); stopping the others\n");
       stop(exit_code(status));
     }
-    if (signals.caught() && !stopping) stop(128 + signals.caught());
+    if (interrupt_signal() && !stopping) stop(128 + interrupt_signal());
     if (stopping && Clock::now() > kill_at) signal_running(processes, SIGKILL);
   }
 }
@@ -285,7 +228,9 @@ int launch(const LaunchOptions& o) {
     }
     port = store->getPort();
   }
-  const SignalCatcher signals;
+  // The first SIGINT or SIGTERM is passed on to the processes (SIGTERM), which stop; a
+  // second ends the launch at once, and the processes with it (die_with_parent).
+  const InterruptScope interrupts("dinet launch");
   std::vector<Process> processes;
   try {
     for (int local = 0; local < o.nproc_per_node; ++local)
@@ -298,7 +243,7 @@ int launch(const LaunchOptions& o) {
     }
     throw;
   }
-  return supervise(processes, signals, o.kill_grace);
+  return supervise(processes, o.kill_grace);
 }
 
 }  // namespace dinet

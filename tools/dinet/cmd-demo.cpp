@@ -5,17 +5,17 @@
 //
 // Each step runs this executable's own verb in a child process, exactly as a user would
 // type it, and the commands are printed so the demo doubles as a walkthrough.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "commands.h"
 #include "dinet/error.h"
+#include "dinet/process.h"
+#include "dinet/train.h"
 
 namespace dinet::cli {
 namespace {
@@ -38,33 +38,16 @@ void run_step(const std::string& title, std::vector<std::string> args, int threa
   std::printf("\n== %s\n$ %s\n", title.c_str(), shown.c_str());
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
-  std::vector<char*> argv{const_cast<char*>("dinet")};
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw Error("demo: cannot start a process");
-  if (pid == 0) {
-    ::execv("/proc/self/exe", argv.data());
-    std::perror("dinet demo: exec");
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw Error("demo step failed: " + title + " (" + shown + ")");
-  std::printf("   (%.0f s)\n",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  args.insert(args.begin(), "dinet");
+  if (run_process({"/proc/self/exe", args}) != 0) throw Error("demo step failed: " + title + " (" + shown + ")");
+  std::printf("   (%.0f s)\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
-fs::path newest_checkpoint(const fs::path& dir) {
-  fs::path best;
-  fs::file_time_type best_time;
-  if (fs::is_directory(dir))
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.path().extension() == ".pth" && (best.empty() || e.last_write_time() > best_time))
-        best = e.path(), best_time = e.last_write_time();
-  if (best.empty()) throw Error(dir.string(), "training wrote no checkpoint");
-  return best;
+// The newest checkpoint a training step wrote, by epoch.
+fs::path trained_checkpoint(const fs::path& dir, const std::string& prefix) {
+  const std::optional<FoundCheckpoint> found = newest_checkpoint(dir, prefix);
+  if (!found) throw Error(dir.string(), "training wrote no checkpoint");
+  return found->file;
 }
 
 void run_demo(const DemoArgs& a) {
@@ -103,7 +86,7 @@ void run_demo(const DemoArgs& a) {
              on_device({"train", "sync", "--train_data", json.string(), "--mouth_region_size", "64",
                         "--batch_size", "16", "--epochs", std::to_string(a.sync_epochs), "--result_path",
                         sync_dir.string()}), t);
-    syncnet = newest_checkpoint(sync_dir);
+    syncnet = sync_dir / "syncnet_64mouth.pth";  // the sync trainer's final network
     const fs::path frame_dir = root / "training_model_weight" / "frame_training_64";
     const fs::path vgg = "./asserts/vgg19-dcbb9e9d.pth";
     run_step("5. frame training (mouth 64)" +
@@ -114,7 +97,7 @@ void run_demo(const DemoArgs& a) {
                         std::to_string(a.frame_epochs), "--decay", "0", "--checkpoint", "1",
                         "--vgg_weights", fs::exists(vgg) ? vgg.string() : "random", "--result_path",
                         frame_dir.string()}), t);
-    model = newest_checkpoint(frame_dir);
+    model = trained_checkpoint(frame_dir, "netG_model_epoch_");
   }
   run_step("6. dub the test clip with its own audio",
            on_device({"infer", "--process_num", "1", "--root", root.string(), "--model_path",

@@ -1,14 +1,12 @@
 // dinet prepare: the published data-processing steps in one resumable, parallel command.
-#include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <thread>
 
 #include "commands.h"
+#include "dinet/interrupt.h"
 #include "dinet/prepare.h"
 #include "dinet/runtime.h"
 
@@ -28,16 +26,6 @@ struct PrepareOptions {
   std::string deepspeech_precision = "fp32";
   uint64_t seed = 0;
 };
-
-std::atomic<bool> g_cancel{false};
-
-void on_interrupt(int) {
-  g_cancel = true;
-  static const char message[] =
-      "\ndinet prepare: stopping after the current frames (Ctrl-C again to quit at once)\n";
-  [[maybe_unused]] auto n = ::write(2, message, sizeof message - 1);
-  std::signal(SIGINT, SIG_DFL);
-}
 
 int run(const PrepareOptions& o) {
   PrepareParams p = default_prepare_params(o.root);
@@ -68,18 +56,17 @@ int run(const PrepareOptions& o) {
   p.jobs =
       o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   p.show_progress = !o.quiet;
-  p.cancel = &g_cancel;
+  p.cancel = &interrupt_flag();
   // Videos already run in parallel; threads inside each job would only compete for cores.
   set_threads(o.threads > 0
                   ? o.threads
                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / p.jobs));
 
-  std::signal(SIGINT, on_interrupt);
+  const InterruptScope interrupts("dinet prepare");
   const PrepareSummary summary = run_prepare(p);
-  std::signal(SIGINT, SIG_DFL);
   std::printf("%s", format_summary(summary).c_str());
   std::fflush(stdout);
-  if (summary.interrupted) return 130;
+  if (summary.interrupted) return 128 + interrupt_signal();
   return summary.failed_videos().empty() ? 0 : 1;
 }
 

@@ -1,10 +1,7 @@
 // dinet synth: synthetic talking-face clips with exact landmarks, so data preparation,
 // training and the tests run without downloaded data.
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -13,21 +10,12 @@
 
 #include "commands.h"
 #include "dinet/error.h"
+#include "dinet/interrupt.h"
 #include "dinet/runtime.h"
 #include "dinet/synth.h"
 
 namespace dinet::cli {
 namespace {
-
-std::atomic<bool> g_cancel{false};
-
-void on_interrupt(int) {
-  g_cancel = true;
-  static const char message[] =
-      "\ndinet synth: stopping after the current frames (Ctrl-C again to quit at once)\n";
-  [[maybe_unused]] auto n = ::write(2, message, sizeof message - 1);
-  std::signal(SIGINT, SIG_DFL);
-}
 
 int run(SynthOptions o, const std::string& size, bool quiet) {
   std::smatch m;
@@ -36,21 +24,20 @@ int run(SynthOptions o, const std::string& size, bool quiet) {
   o.width = std::stoi(m[1]);
   o.height = std::stoi(m[2]);
   o.show_progress = !quiet;
-  o.cancel = &g_cancel;
+  o.cancel = &interrupt_flag();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Clips run in parallel; OpenCV threads inside each would only compete for the cores.
   set_threads(std::max(1, cores / std::clamp(o.threads > 0 ? o.threads : cores, 1, std::max(1, o.videos))));
 
-  std::signal(SIGINT, on_interrupt);
+  const InterruptScope interrupts("dinet synth");
   const SynthResult result = synthesize_clips(o);
-  std::signal(SIGINT, SIG_DFL);
   auto clips = [](size_t n) { return std::to_string(n) + (n == 1 ? " clip" : " clips"); };
   std::printf("synth: %s written, %s already complete (skipped)%s\n  videos:    %s\n  landmarks: %s\n",
               clips(result.written.size()).c_str(), clips(result.skipped.size()).c_str(),
               result.interrupted ? ", interrupted" : "", o.out_dir.string().c_str(),
               landmark_dir_for(o.out_dir).string().c_str());
   std::fflush(stdout);
-  return result.interrupted ? 130 : 0;
+  return result.interrupted ? 128 + interrupt_signal() : 0;
 }
 
 }  // namespace

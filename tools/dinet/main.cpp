@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "dinet/error.h"
+#include "dinet/interrupt.h"
 #include "dinet/runtime.h"
 
 namespace dinet::cli {
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const dinet::Interrupted& e) {
+    std::fprintf(stderr, "dinet: %s\n", e.what());
+    return e.exit_code();
   } catch (const dinet::Error& e) {
     std::fprintf(stderr, "dinet: error: %s\n", e.what());
     return 1;
