@@ -207,7 +207,7 @@ TEST(TrainClip, AcceptsThePublishedFilesAsStartingPoints) {
   EXPECT_EQ(r.output.find("not checked"), std::string::npos) << r.output;
   // Without a size in the name, the size is not checked, and the run says so.
   fs::copy_file(published, dir / "released.pth");
-  const auto unnamed = run_dinet(clip_args(s, dir / "out", dir / "released.pth") + " --start_epoch 3 --end_epoch 2");
+  const auto unnamed = run_dinet(clip_args(s, dir / "unnamed", dir / "released.pth") + " --start_epoch 3 --end_epoch 2");
   EXPECT_EQ(unnamed.exit_code, 0) << unnamed.output;
   EXPECT_NE(unnamed.output.find("released.pth has no dinet_meta: its mouth size is not checked"), std::string::npos)
       << unnamed.output;

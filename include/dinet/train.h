@@ -10,10 +10,21 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dinet {
+
+// What one epoch measured, under the names train_log.jsonl gives them ("loss_dI",
+// "mouth_l1", "samples_per_s", ...), in the order the epoch line shows them.
+struct EpochFigures {
+  int64_t epoch = 0;
+  std::vector<std::pair<std::string, double>> values;
+  double at(const std::string& key) const;  // throws dinet::Error for a figure not measured
+};
 
 // What every trainer shares.
 struct TrainRunOptions {
@@ -30,10 +41,19 @@ struct TrainRunOptions {
   std::string precision = "fp32";    // "fp32", "bf16" (CPU with bf16 support, CUDA), "fp16" (CUDA)
   bool channels_last = true;         // NHWC activations: faster convolutions on the CPU
   bool resume = false;               // continue from the newest checkpoint in result_path
+  bool force = false;                // start over in a result_path that holds another run
   // Fraction of videos (chosen by name, reproducibly) kept out of training for evaluation.
   // With fewer than 4 videos, the last clips of every video are held out instead.
   double holdout = 0.0;
   bool show_progress = true;
+  // Stop after the epoch during which this many minutes have passed (0: no limit); that
+  // epoch is always checkpointed.
+  double max_minutes = 0;
+  // Keep only the newest N of the run's epoch checkpoints (0: keep all).
+  int keep_checkpoints = 0;
+  // Called on rank 0 after each epoch, with its figures and the checkpoint just written
+  // (empty when the epoch wrote none).
+  std::function<void(const EpochFigures&, const std::filesystem::path& checkpoint)> after_epoch;
 };
 
 // ---- SyncNet ---------------------------------------------------------------------------
@@ -51,21 +71,11 @@ struct SyncTrainOptions : TrainRunOptions {
   SyncTrainOptions() { batch_size = 32; augment_num = 16; holdout = 0.1; }
 };
 
-struct SyncEpochResult {
-  int64_t epoch = 0;
-  double loss = 0;                 // mean training loss (score map)
-  double lip_loss = 0;             // mean lip-shape loss (standardised units; 0 when off)
-  double heldout_accuracy = 0;     // balanced in-sync / off-sync pairs, threshold 0.5
-  double mean_abs_offset = 0;      // frames, over the scanned held-out clips
-  double offset_zero_fraction = 0; // fraction of scanned clips whose best offset is 0
-  int64_t offset_clips = 0;
-  double wait_fraction = 0;        // share of the epoch the step waited for data
-};
 
 // Trains, writes `syncnet_epoch_N.pth` every `checkpoint` epochs and `syncnet_<m>mouth.pth`
 // at the end, and returns one result per epoch run now. Throws dinet::Error on bad data
 // or options.
-std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& options);
+std::vector<EpochFigures> train_sync(const SyncTrainOptions& options);
 
 // ---- frame stage --------------------------------------------------------------------------
 struct FrameTrainOptions : TrainRunOptions {
@@ -92,19 +102,8 @@ struct FrameTrainOptions : TrainRunOptions {
   int64_t bn_batches = 25;
 };
 
-struct FrameEpochResult {
-  int64_t epoch = 0;
-  double loss_dI = 0, loss_gI = 0, loss_perception = 0;  // means over the epoch's steps
-  double mouth_l1 = 0;           // generated vs target, mouth rectangle, RGB in [0,1]
-  double copy_reference_l1 = 0;  // the same for the first reference frame, copied as is
-  // The same two on fixed samples of the trained-on data, when --holdout keeps some out
-  // (mouth_l1 and copy_reference_l1 are then the held-out ones); -1 without --holdout.
-  double trained_mouth_l1 = -1, trained_copy_reference_l1 = -1;
-  double wait_fraction = 0;
-  double samples_per_second = 0;
-};
 
-std::vector<FrameEpochResult> train_frame(const FrameTrainOptions& options);
+std::vector<EpochFigures> train_frame(const FrameTrainOptions& options);
 
 // ---- clip stage ---------------------------------------------------------------------------
 // train_DINet_clip.py: per sample a clip's 5 centre frames, each with its own 5 references,
@@ -136,22 +135,18 @@ struct ClipTrainOptions : TrainRunOptions {
   int64_t bn_batches = 25;
 };
 
-struct ClipEpochResult {
-  int64_t epoch = 0;
-  // Means over the epoch's steps: discriminators (frame dI, clip dV), the generator's GAN
-  // terms against them, the perceptual loss and the (weighted) sync loss.
-  double loss_dI = 0, loss_gI = 0, loss_dV = 0, loss_gV = 0, loss_perception = 0, loss_sync = 0;
-  double mouth_l1 = 0;           // fixed clips: generated vs target, mouth rectangle, RGB [0,1]
-  double copy_reference_l1 = 0;  // the same for the first reference frame copied as is
-  double sync_generated = 0;     // mean SyncNet score of the generated clips (1: in sync)
-  double sync_real = 0;          // the same for the real clips, for scale
-  // Mouth L1 and copy on fixed clips of the trained-on data, when --holdout keeps some out
-  // (the ones above are then the held-out ones); -1 without --holdout.
-  double trained_mouth_l1 = -1, trained_copy_reference_l1 = -1;
-  double wait_fraction = 0;
-  double samples_per_second = 0;  // clips (5 frames each) per second
-};
 
-std::vector<ClipEpochResult> train_clip(const ClipTrainOptions& options);
+std::vector<EpochFigures> train_clip(const ClipTrainOptions& options);
+
+// ---- checkpoints of a run ----------------------------------------------------------------
+struct FoundCheckpoint {
+  int64_t epoch = 0;
+  std::filesystem::path file;
+};
+// The checkpoints `<prefix><N>.pth` in `dir`, in no particular order. Temporaries of
+// interrupted writes never match.
+std::vector<FoundCheckpoint> checkpoints(const std::filesystem::path& dir, const std::string& prefix);
+// The one with the largest N (what --resume continues from), if any.
+std::optional<FoundCheckpoint> newest_checkpoint(const std::filesystem::path& dir, const std::string& prefix);
 
 }  // namespace dinet

@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "dinet/interrupt.h"
 #include "dinet/progress.h"
 #include "train/batchnorm_statistics.h"
 #include "train/prefetcher.h"
@@ -20,9 +21,13 @@
 
 namespace dinet::train {
 
-// A loss as train_log.jsonl names it and as the progress bar shows it.
-struct LossName {
+// A figure of an epoch, declared once: its value goes to train_log.jsonl under `key` and to
+// the progress bar or epoch line through `shown`, a printf format of one double ("dI %.4f";
+// empty: the log only), after multiplying it by `scale` (100 for a percentage).
+struct EpochFigure {
   std::string key, shown;
+  double scale = 1;
+  std::string format(double value) const;
 };
 
 struct EpochContext {
@@ -40,10 +45,11 @@ struct EpochSteps {
 };
 
 // `step(batch)` trains on one batch and returns its losses in the order of `names`;
-// `step_fields` are added to every step record (the learning rate, say).
+// `step_fields` are added to every step record (the learning rate, say). Between steps a
+// signal (dinet/interrupt.h) stops the epoch by throwing dinet::Interrupted.
 template <class Batch, class Step>
 EpochSteps run_epoch_steps(const EpochContext& c, const EpochShard& shard, Prefetcher<Batch>& loader,
-                           const std::vector<LossName>& names, const nlohmann::json& step_fields, Step&& step) {
+                           const std::vector<EpochFigure>& names, const nlohmann::json& step_fields, Step&& step) {
   std::optional<Progress> progress;
   if (c.show_progress && c.dist.is_main())
     progress.emplace("epoch " + std::to_string(c.epoch) + "/" + std::to_string(c.last_epoch),
@@ -63,9 +69,7 @@ EpochSteps run_epoch_steps(const EpochContext& c, const EpochShard& shard, Prefe
     for (size_t k = 0; k < names.size(); ++k) {
       out.mean[k] += losses[k] / static_cast<double>(shard.steps);
       record[names[k].key] = losses[k];
-      char value[64];
-      std::snprintf(value, sizeof value, "%s %.4f ", names[k].shown.c_str(), losses[k]);
-      fields += value;
+      fields += names[k].format(losses[k]) + " ";
     }
     c.log.write(record);
     if (progress) {
@@ -75,6 +79,7 @@ EpochSteps run_epoch_steps(const EpochContext& c, const EpochShard& shard, Prefe
       progress->set_fields(fields + waited);
       progress->advance(shard.global_batch());
     }
+    throw_if_interrupted();
   }
   out.seconds = elapsed();
   if (progress) progress->finish();

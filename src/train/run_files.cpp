@@ -5,6 +5,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <regex>
 
@@ -26,15 +27,6 @@ void JsonlLog::write(const nlohmann::json& record) {
   if (!out_) throw Error(file_.string(), "write failed");
 }
 
-std::string trained_on_note(double trained_mouth_l1, double trained_copy_reference_l1, nlohmann::json& record) {
-  if (trained_mouth_l1 < 0) return "";
-  record["trained_mouth_l1"] = trained_mouth_l1;
-  record["trained_copy_reference_l1"] = trained_copy_reference_l1;
-  char text[96];
-  std::snprintf(text, sizeof text, "; trained on %.4f (copy: %.4f)", trained_mouth_l1, trained_copy_reference_l1);
-  return text;
-}
-
 void save_image_grid(const fs::path& file, const std::vector<at::Tensor>& columns) {
   if (columns.empty()) throw Error(file.string(), "no images for the grid");
   std::vector<at::Tensor> images;  // (B,3,H,w) each, side by side
@@ -52,33 +44,36 @@ void save_image_grid(const fs::path& file, const std::vector<at::Tensor>& column
   out.commit();
 }
 
-std::optional<FoundCheckpoint> newest_checkpoint(const fs::path& dir, const std::string& prefix) {
+}  // namespace dinet::train
+
+namespace dinet {
+namespace fs = std::filesystem;
+
+double EpochFigures::at(const std::string& key) const {
+  for (const auto& [name, value] : values)
+    if (name == key) return value;
+  throw Error("epoch " + std::to_string(epoch) + ": no figure '" + key + "'");
+}
+
+std::vector<FoundCheckpoint> checkpoints(const fs::path& dir, const std::string& prefix) {
+  std::vector<FoundCheckpoint> found;
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return std::nullopt;
+  if (!fs::is_directory(dir, ec)) return found;
   const std::regex pattern(std::regex_replace(prefix, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
                            R"((\d+)\.pth)");
-  std::optional<FoundCheckpoint> best;
   for (const auto& entry : fs::directory_iterator(dir)) {
     std::smatch m;
     const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file() || !std::regex_match(name, m, pattern)) continue;
-    const int64_t epoch = std::stoll(m[1].str());
-    if (!best || epoch > best->epoch) best = FoundCheckpoint{epoch, entry.path()};
+    if (entry.is_regular_file() && std::regex_match(name, m, pattern))
+      found.push_back({std::stoll(m[1].str()), entry.path()});
   }
-  return best;
+  return found;
 }
 
-void remove_dead_temporaries(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return;
-  static const std::regex temporary(R"(.*\.tmp-(\d+)-\d+(\.[A-Za-z0-9]+)?)");
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::smatch m;
-    const std::string name = entry.path().filename().string();
-    if (!std::regex_match(name, m, temporary)) continue;
-    if (fs::exists("/proc/" + m[1].str(), ec)) continue;  // its writer may still be running
-    fs::remove(entry.path(), ec);
-  }
+std::optional<FoundCheckpoint> newest_checkpoint(const fs::path& dir, const std::string& prefix) {
+  const std::vector<FoundCheckpoint> found = checkpoints(dir, prefix);
+  if (found.empty()) return std::nullopt;
+  return *std::max_element(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.epoch < b.epoch; });
 }
 
-}  // namespace dinet::train
+}  // namespace dinet

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "dinet/error.h"
+#include "dinet/files.h"
 #include "dinet/runtime.h"
 
 namespace dinet::train {

@@ -16,14 +16,14 @@
 
 #include "dinet/error.h"
 #include "dinet/train.h"
-#include "train/epoch_steps.h"
 #include "train/frame_step.h"
 #include "train/lip_shapes.h"
 #include "train/optimizer_state.h"
 #include "train/sync_eval.h"
-#include "train/train_checkpoints.h"
+#include "train/trainer.h"
 
 namespace dinet {
+namespace fs = std::filesystem;
 using namespace dinet::train;
 namespace {
 
@@ -71,151 +71,139 @@ bool attach_lips(TrainingSet& train, bool main) {
   return any;
 }
 
+class SyncStage : public TrainingStage<SyncBatch> {
+ public:
+  SyncStage(const SyncTrainOptions& o, RunSetup& run)
+      : o_(o),
+        run_(run),
+        lips_(o.lip_loss > 0 && attach_lips(run.train, run.dist.is_main())),
+        net_(15, run.train.audio.channels, 128),
+        adam_(net_->parameters(), torch::optim::AdamOptions(o.lr)),
+        lip_head_(128, 5 * kLipMeasures),
+        lip_adam_(lip_head_->parameters(), torch::optim::AdamOptions(o.lr)),
+        scaler_(run.compute.precision == "fp16") {
+    run.compute.place(*net_);
+    run.compute.place(*lip_head_);
+    description_ = {"sync", "syncnet_epoch_", "samples", {{"loss", "loss %.4f"}},
+                    {{"heldout_accuracy", "held-out accuracy %.1f%%", 100},
+                     {"heldout_pairs", "of %.0f pairs"},
+                     {"mean_abs_offset", "offset scan -" + std::to_string(o.max_offset) + ".." +
+                                             std::to_string(o.max_offset) + ": mean |offset| %.2f frames"},
+                     {"offset_zero_fraction", "%.0f%% at 0", 100},
+                     {"offset_clips", "of %.0f clips"}}};
+    if (lips_) description_.losses.push_back({"lip_loss", "lip %.3f"});
+    if (run.heldout.videos.empty() && run.dist.is_main())
+      std::fprintf(stderr, "dinet train sync: --holdout 0: accuracy and offsets are measured on training data\n");
+  }
+
+  const StageDescription& description() const override { return description_; }
+  std::vector<torch::nn::Module*> trained_networks() override { return {net_.get(), lip_head_.get()}; }
+  CheckpointMeta load_checkpoint(const fs::path& file) override {
+    CheckpointMeta meta = load_sync_checkpoint(file, net_, adam_, o_.mouth_region_size, run_.train.audio, lip_state());
+    meta.scheduler_steps = meta.epoch;  // the schedule runs from epoch 1, whatever the file says
+    if (meta.grad_scale > 0) scaler_.restore(meta.grad_scale, meta.grad_growth_tracker);
+    return meta;
+  }
+  void save_checkpoint(const fs::path& file, const CheckpointMeta& meta) override {
+    save_sync_checkpoint(file, net_, &adam_, with_loss_scale(meta, scaler_), o_.lr, lip_state());
+  }
+  void start(const CheckpointMeta& meta, bool resumed) override {
+    seed_ = static_cast<uint64_t>(meta.seed);
+    if (!resumed) init_for_training(net_, run_.train, run_.face, run_.compute, seed_);
+    const TrainingSet& eval_set = run_.heldout.videos.empty() ? run_.train : run_.heldout;
+    evaluator_.emplace(eval_set, run_.face, o_.max_offset, o_.eval_clips, seed_);
+  }
+  nlohmann::json set_learning_rate(double factor) override {
+    train::set_learning_rate(adam_, o_.lr * factor);
+    train::set_learning_rate(lip_adam_, o_.lr * factor);
+    return {{"lr", o_.lr * factor}};
+  }
+  SyncBatch load_batch(std::span<const int32_t> plan, int64_t first, int64_t count, int64_t epoch) override {
+    std::vector<SyncPair> pairs;
+    for (int64_t k = first; k < first + count; ++k) {
+      // Samples 2j and 2j+1: the same mouths with their own and with other audio.
+      const int64_t anchor = k - k % 2;
+      auto rng = sample_rng(seed_, epoch, anchor);
+      pairs.push_back(draw_matched_sync_pair(run_.train, plan[anchor], k % 2 == 0, rng));
+    }
+    SyncBatch batch = make_sync_batch(run_.train, run_.face, pairs);
+    if (lips_) batch.lips = lip_shape_targets(run_.train, pairs);
+    return batch;
+  }
+  std::vector<double> step(const SyncBatch& b) override {
+    const Compute& compute = run_.compute;
+    if (!net_->is_training()) net_->train();  // the evaluation left it in eval mode
+    at::Tensor sync_loss, lip_loss, loss;
+    {
+      AutocastScope autocast(compute);
+      const at::Tensor mouths = net_->embed_mouths(compute.input(b.mouths));
+      const at::Tensor score = net_->merge(mouths, net_->embed_audio(compute.input(b.audio)));
+      const at::Tensor label = compute.input(b.label).view({-1, 1, 1, 1}).expand(score.sizes());
+      loss = sync_loss = at::mse_loss(score.to(at::kFloat), label);
+      if (lips_) {
+        const at::Tensor predicted = lip_head_->forward(mouths.mean({2, 3})).to(at::kFloat);
+        lip_loss = lip_shape_loss(predicted, compute.input(b.lips));
+        loss = sync_loss + o_.lip_loss * lip_loss;
+      }
+    }
+    adam_.zero_grad();
+    lip_adam_.zero_grad();
+    scaler_.scale(loss).backward();
+    run_.dist.all_reduce_gradients(*net_);
+    if (lips_) run_.dist.all_reduce_gradients(*lip_head_);
+    scaler_.step(adam_);
+    if (lips_) scaler_.step(lip_adam_);
+    scaler_.update();
+    std::vector<double> values{sync_loss.item<double>()};
+    if (lips_) values.push_back(lip_loss.item<double>());
+    return values;
+  }
+  std::vector<double> evaluate(int64_t, const std::function<SyncBatch(int64_t)>&, int64_t) override {
+    const SyncEvaluation e = evaluator_->run(net_, run_.compute, o_.batch_size, o_.workers, run_.dist);
+    return {e.accuracy, static_cast<double>(e.pairs), e.mean_abs_offset, e.offset_zero_fraction,
+            static_cast<double>(e.offset_clips)};
+  }
+  // The published name of the trained network, without the optimizer.
+  void finish(const CheckpointMeta& meta, RankLog& log) override {
+    const std::string name = "syncnet_" + std::to_string(o_.mouth_region_size) + "mouth.pth";
+    save_sync_checkpoint(o_.result_path / name, net_, nullptr, meta, o_.lr);
+    log.write({{"event", "done"}, {"file", name}, {"epoch", meta.epoch}});
+  }
+
+ private:
+  // Training only: the lip shapes of the 5 frames from the pooled mouth embedding.
+  LipHeadState lip_state() { return lips_ ? LipHeadState{lip_head_.get(), &lip_adam_} : LipHeadState{}; }
+
+  const SyncTrainOptions& o_;
+  const RunSetup& run_;
+  bool lips_;
+  SyncNet net_;
+  torch::optim::Adam adam_;
+  torch::nn::Linear lip_head_;
+  torch::optim::Adam lip_adam_;
+  GradScaler scaler_;
+  StageDescription description_;
+  std::optional<SyncEvaluator> evaluator_;
+  uint64_t seed_ = 0;
+};
+
 }  // namespace
 
-std::vector<SyncEpochResult> train_sync(const SyncTrainOptions& o) {
+std::vector<EpochFigures> train_sync(const SyncTrainOptions& o) {
   if (o.epochs < 1) throw Error("--epochs", "must be at least 1");
   if (o.checkpoint < 1) throw Error("--checkpoint", "must be at least 1");
   if (o.max_offset < 1) throw Error("--max_offset", "must be at least 1");
   if (o.lip_loss < 0) throw Error("--lip_loss", "must be 0 or more");
   if (o.decay < 0 || o.decay > o.epochs) throw Error("--decay", "must be between 0 and --epochs");
   RunSetup run = setup_run(o, 1, "sync");
-  const bool main = run.dist.is_main();
-  const bool lips = o.lip_loss > 0 && attach_lips(run.train, main);
-  const TrainingSet& train = run.train;
-  if (run.heldout.videos.empty() && main)
-    std::fprintf(stderr, "dinet train sync: --holdout 0: accuracy and offsets are measured on training data\n");
-  const TrainingSet& eval_set = run.heldout.videos.empty() ? run.train : run.heldout;
-
-  SyncNet net(15, train.audio.channels, 128);
-  run.compute.place(*net);
-  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(o.lr));
-  // Training only: the lip shapes of the 5 frames from the pooled mouth embedding.
-  torch::nn::Linear lip_head(128, 5 * kLipMeasures);
-  run.compute.place(*lip_head);
-  torch::optim::Adam lip_adam(lip_head->parameters(), torch::optim::AdamOptions(o.lr));
-  const LipHeadState lip_state = lips ? LipHeadState{lip_head.get(), &lip_adam} : LipHeadState{};
-  GradScaler scaler(run.compute.precision == "fp16");
-
-  CheckpointMeta meta{"sync", o.mouth_region_size, train.audio, 0, 0, o.seed};
-  bool resumed = false;
-  if (o.resume) {
-    if (const auto found = newest_checkpoint(o.result_path, "syncnet_epoch_")) {
-      meta = load_sync_checkpoint(found->file, net, adam, o.mouth_region_size, train.audio, lip_state);
-      resumed = true;
-      if (meta.seed < 0) meta.seed = o.seed;
-      if (meta.grad_scale > 0) scaler.restore(meta.grad_scale, meta.grad_growth_tracker);
-      if (main)
-        std::fprintf(stderr, "dinet train sync: resuming from %s (epoch %lld done)\n", found->file.c_str(),
-                   static_cast<long long>(meta.epoch));
-    } else if (main) {
-      std::fprintf(stderr, "dinet train sync: no checkpoint in %s to resume from; starting\n",
-                   o.result_path.c_str());
-    }
-  }
-  const uint64_t seed = static_cast<uint64_t>(meta.seed);
-  if (!resumed) init_for_training(net, train, run.face, run.compute, seed);
-  check_same_start(run.dist, meta.epoch);
-  share_network(run.dist, *net);
-  share_network(run.dist, *lip_head);
-  const SyncEvaluator evaluator(eval_set, run.face, o.max_offset, o.eval_clips, seed);
-  RankLog log(run.dist, o.result_path / "train_log.jsonl");
-  nlohmann::json start = run_record(o, run, "sync");
-  start["first_epoch"] = meta.epoch + 1;
-  start["last_epoch"] = o.epochs;
-  log.write(start);
-
-  std::vector<SyncEpochResult> results;
-  for (int64_t epoch = meta.epoch + 1; epoch <= o.epochs; ++epoch) {
-    const double lr = o.lr * lr_factor(epoch - 1, o.epochs - o.decay, o.decay);
-    set_learning_rate(adam, lr);
-    set_learning_rate(lip_adam, lr);
-    const std::vector<int32_t> plan = epoch_plan(train.videos.size(), o.augment_num, seed, epoch);
-    const EpochShard shard = epoch_shard(plan.size(), o.batch_size, run.dist);  // drop_last
-    Prefetcher<SyncBatch> loader(shard.steps, o.workers, o.prefetch, [&](int64_t i) {
-      std::vector<SyncPair> pairs;
-      for (int64_t k = shard.first(i); k < shard.first(i) + o.batch_size; ++k) {
-        // Samples 2j and 2j+1: the same mouths with their own and with other audio.
-        const int64_t anchor = k - k % 2;
-        auto rng = sample_rng(seed, epoch, anchor);
-        pairs.push_back(draw_matched_sync_pair(train, plan[anchor], k % 2 == 0, rng));
-      }
-      SyncBatch batch = make_sync_batch(train, run.face, pairs);
-      if (lips) batch.lips = lip_shape_targets(train, pairs);
-      return batch;
-    });
-    const EpochContext context{run.dist, log, epoch, o.epochs, o.show_progress, "samples"};
-    net->train();
-    std::vector<LossName> columns{{"loss", "loss"}};
-    if (lips) columns.push_back({"lip_loss", "lip"});
-    const EpochSteps done = run_epoch_steps(context, shard, loader, columns, {{"lr", lr}}, [&](const SyncBatch& b) {
-      at::Tensor sync_loss, lip_loss, loss;
-      {
-        AutocastScope autocast(run.compute);
-        const at::Tensor mouths = net->embed_mouths(run.compute.input(b.mouths));
-        const at::Tensor score = net->merge(mouths, net->embed_audio(run.compute.input(b.audio)));
-        const at::Tensor label = run.compute.input(b.label).view({-1, 1, 1, 1}).expand(score.sizes());
-        loss = sync_loss = at::mse_loss(score.to(at::kFloat), label);
-        if (lips) {
-          const at::Tensor predicted = lip_head->forward(mouths.mean({2, 3})).to(at::kFloat);
-          lip_loss = lip_shape_loss(predicted, run.compute.input(b.lips));
-          loss = sync_loss + o.lip_loss * lip_loss;
-        }
-      }
-      adam.zero_grad();
-      lip_adam.zero_grad();
-      scaler.scale(loss).backward();
-      run.dist.all_reduce_gradients(*net);
-      if (lips) run.dist.all_reduce_gradients(*lip_head);
-      scaler.step(adam);
-      if (lips) scaler.step(lip_adam);
-      scaler.update();
-      std::vector<double> values{sync_loss.item<double>()};
-      if (lips) values.push_back(lip_loss.item<double>());
-      return values;
-    });
-    SyncEpochResult r{epoch};
-    r.loss = done.mean[0];
-    r.lip_loss = lips ? done.mean[1] : 0.0;
-    r.wait_fraction = done.wait_fraction;
-    meta.epoch = epoch;
-
-    const SyncEvaluation e = evaluator.run(net, run.compute, o.batch_size, o.workers, run.dist);
-    r.heldout_accuracy = e.accuracy;
-    r.mean_abs_offset = e.mean_abs_offset;
-    r.offset_zero_fraction = e.offset_zero_fraction;
-    r.offset_clips = e.offset_clips;
-    results.push_back(r);
-    if (!main) continue;  // the rest writes files
-    if (epoch % o.checkpoint == 0 || epoch == o.epochs) {
-      if (scaler.enabled()) {
-        meta.grad_scale = scaler.scale_value();
-        meta.grad_growth_tracker = scaler.growth_tracker();
-      }
-      save_sync_checkpoint(o.result_path / ("syncnet_epoch_" + std::to_string(epoch) + ".pth"), net, &adam, meta,
-                           o.lr, lip_state);
-    }
-    log.write({{"event", "epoch"}, {"epoch", epoch}, {"loss", r.loss}, {"lip_loss", r.lip_loss},
-               {"heldout_accuracy", e.accuracy},
-               {"heldout_pairs", e.pairs}, {"mean_abs_offset", e.mean_abs_offset},
-               {"offset_zero_fraction", e.offset_zero_fraction}, {"offset_clips", e.offset_clips},
-               {"samples_per_s", shard.steps * shard.global_batch() / std::max(done.seconds, 1e-9)},
-               {"wait_fraction", r.wait_fraction}, {"seconds", done.seconds}});
-    char lip[32] = "";
-    if (lips) std::snprintf(lip, sizeof lip, " lip %.3f", r.lip_loss);
-    std::fprintf(stderr,
-                 "epoch %lld: loss %.4f%s | held-out accuracy %.1f%% of %lld pairs | offset scan -%lld..%lld on %lld "
-                 "clips: mean |offset| %.2f frames, %.0f%% at 0 | waited on data %.1f%%\n",
-                 static_cast<long long>(epoch), r.loss, lip, 100 * e.accuracy, static_cast<long long>(e.pairs),
-                 static_cast<long long>(o.max_offset), static_cast<long long>(o.max_offset),
-                 static_cast<long long>(e.offset_clips), e.mean_abs_offset, 100 * e.offset_zero_fraction,
-                 100 * r.wait_fraction);
-  }
-  if (!main) return results;
-  const std::string final_name = "syncnet_" + std::to_string(o.mouth_region_size) + "mouth.pth";
-  save_sync_checkpoint(o.result_path / final_name, net, nullptr, meta, o.lr);
-  log.write({{"event", "done"}, {"file", final_name}, {"epoch", meta.epoch}});
-  return results;
+  SyncStage stage(o, run);
+  Schedule schedule;
+  schedule.last_epoch = o.epochs;
+  schedule.non_decay = o.epochs - o.decay;
+  schedule.decay = o.decay;
+  schedule.checkpoint_every = o.checkpoint;
+  schedule.checkpoint_last = true;
+  return run_stage(stage, o, run, schedule, resume_checkpoint(o, "syncnet_epoch_"));
 }
 
 }  // namespace dinet

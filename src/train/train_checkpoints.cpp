@@ -7,6 +7,14 @@
 
 namespace dinet::train {
 namespace fs = std::filesystem;
+CheckpointMeta with_loss_scale(CheckpointMeta meta, const GradScaler& scaler) {
+  if (scaler.enabled()) {
+    meta.grad_scale = scaler.scale_value();
+    meta.grad_growth_tracker = scaler.growth_tracker();
+  }
+  return meta;
+}
+
 TorchValue meta_value(const CheckpointMeta& m) {
   TorchValue v = TorchValue::dict();
   v.set("trainer", m.trainer);

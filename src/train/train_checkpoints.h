@@ -29,6 +29,10 @@ struct CheckpointMeta {
   int64_t grad_growth_tracker = 0;
 };
 
+// `meta` with the fp16 loss scale of `scaler` (unchanged when loss scaling is off), so that a
+// resumed run continues with the same scale.
+CheckpointMeta with_loss_scale(CheckpointMeta meta, const GradScaler& scaler);
+
 // ---- the pieces every trainer's files share --------------------------------------------------
 TorchValue meta_value(const CheckpointMeta& meta);  // the 'dinet_meta' dict
 // Our 'dinet_meta' when `file` has it (nullopt for a published file), checked against the

@@ -32,6 +32,9 @@ void add_run_options(CLI::App* verb, TrainRunOptions& o) {
                  "NHWC activations, faster convolutions on the CPU (default: on)");
   verb->add_flag("--resume", o.resume,
                  "continue from the newest checkpoint in --result_path (weights, optimizer, schedule, epoch)");
+  verb->add_flag("--force", o.force,
+                 "start over in a --result_path that holds another run: its train_log.jsonl and checkpoints are "
+                 "removed first (without --resume or --force such a folder is refused)");
   verb->add_option("--holdout", o.holdout,
                    "fraction of videos kept out of training for the per-epoch evaluation")
       ->capture_default_str();
