@@ -32,6 +32,11 @@ class AdaATImpl : public torch::nn::Module {
 };
 TORCH_MODULE(AdaAT);
 
+// AdaAT's base grid along an axis of n samples: 2 i / (n - 1) - 1. The published code divides
+// by n - 1 although grid_sample runs with align_corners=False; reproduced as is, it is what
+// the weights were trained with.
+at::Tensor adaat_base_coordinates(int64_t n, const at::TensorOptions& options);
+
 // The reference branch of the generator. It depends only on the reference images, which
 // are fixed for a whole video at inference, so it is computed once and reused per frame.
 struct DINetReference {
@@ -48,6 +53,27 @@ struct DINetTrace {
   at::Tensor ref_appearance0;  // appearance_conv_list[0] output    (B,256,H/4,W/4)
   at::Tensor adaat_out;        // after AdaAT                       (B,256,H/4,W/4)
   at::Tensor output;           // generated face in (0,1)           (B,3,H,W)
+};
+
+// The generator's computation in the published order, written once (dinet_generate) over
+// replaceable pieces: DINetImpl runs its own layers in them (training, parity tests); inference
+// runs pieces built from the same module's weights, with BatchNorm folded, the reference
+// branch cached per video and int8 or one-pass kernels where they pay (src/infer/generator.h).
+class DINetPieces {
+ public:
+  virtual ~DINetPieces() = default;
+  // source_in_conv: the masked source (B,3,H,W) -> its features (B,256,H/4,W/4)
+  virtual at::Tensor encode_source(const at::Tensor& source) = 0;
+  // trans_conv over concat(source features, reference features), pooled: img_para (B,128)
+  virtual at::Tensor align(const at::Tensor& source_feature) = 0;
+  // audio_encoder over the 5-frame window (B,C,5), pooled: audio_para (B,128)
+  virtual at::Tensor encode_audio(const at::Tensor& audio) = 0;
+  // AdaAT of the reference appearance features by concat(img_para, audio_para)
+  virtual at::Tensor warp(const at::Tensor& code) = 0;
+  // appearance_conv_list[1] over the warped features
+  virtual at::Tensor appearance(const at::Tensor& warped) = 0;
+  // out_conv over concat(source features, appearance): the face (B,3,H,W) in (0,1)
+  virtual at::Tensor decode(const at::Tensor& merged) = 0;
 };
 
 // The generator `DINet(source_channel, ref_channel, audio_channel)`. Inputs: the masked
@@ -79,6 +105,7 @@ class DINetImpl : public torch::nn::Module {
   static int64_t mouth_region_for_face(int64_t height, int64_t width);
 
  private:
+  friend class DINetModulePieces;  // the module's own layers as DINetPieces
   DINetTrace run(const at::Tensor& source, const DINetReference& reference,
                  const at::Tensor& audio);
   // seq(x), recomputed in the backward when checkpointing.
@@ -93,6 +120,11 @@ class DINetImpl : public torch::nn::Module {
   torch::nn::Sequential out_conv_{nullptr};
 };
 TORCH_MODULE(DINet);
+
+// Runs the generator's pieces on a batch; fills `trace`'s source_feature, img_para,
+// audio_para, adaat_out and output when given.
+at::Tensor dinet_generate(DINetPieces& pieces, const at::Tensor& source, const at::Tensor& audio,
+                          DINetTrace* trace = nullptr);
 
 // The lip-sync network `SyncNet(15, audio_channel, 128)` (no BatchNorm): five mouth crops
 // stacked on channels (B,15,m,m) and nine audio feature frames (B,audio_channel,9) give a

@@ -6,14 +6,11 @@
 #include <torch/torch.h>
 
 #include "dinet/error.h"
+#include "dinet/networks.h"
 #include "infer/layers.h"
 
 namespace dinet::infer {
 namespace {
-
-bool has_module(torch::nn::Module& net, const std::string& name) {
-  return net.named_modules().find(name) != nullptr;
-}
 
 // A Conv1d followed by the BatchNorm `norm` (empty: none), folded.
 Conv1dAsLinear conv1d(torch::nn::Module& net, const std::string& conv, const std::string& norm) {
@@ -38,10 +35,8 @@ Conv1dAsLinear conv1d(torch::nn::Module& net, const std::string& conv, const std
   return c;
 }
 
-// The published base grid: 2 i / (n - 1) - 1, in float as the module computes it.
-at::Tensor base_coordinates(int64_t n) {
-  return torch::arange(n, torch::kFloat).div(static_cast<double>(n - 1)).mul(2).sub(1);
-}
+// AdaAT's base grid in float32, as the module computes it.
+at::Tensor float_base_coordinates(int64_t n) { return adaat_base_coordinates(n, torch::kFloat); }
 
 }  // namespace
 
@@ -102,7 +97,7 @@ void AdaptiveWarp::set_reference(const at::Tensor& appearance) {
   const at::Tensor x = appearance.to(at::kFloat)[0];
   const int64_t depth = x.size(0);
   // grid_sample's unnormalisation (align_corners=False) of the published depth coordinate.
-  const at::Tensor iz = base_coordinates(depth).add(1).mul(static_cast<double>(depth)).sub(1).div(2);
+  const at::Tensor iz = float_base_coordinates(depth).add(1).mul(static_cast<double>(depth)).sub(1).div(2);
   const auto channel = [&](int64_t c) { return c >= 0 && c < depth ? x[c] : torch::zeros_like(x[0]); };
   std::vector<at::Tensor> planes;
   for (int64_t k = 0; k < depth; ++k) {
@@ -125,7 +120,7 @@ AdaptiveWarp::Transform AdaptiveWarp::transform(const at::Tensor& para_code) con
 at::Tensor AdaptiveWarp::warp_on_cpu(const Transform& transform) const {
   const int64_t batch = transform.scale.size(0), depth = planes_.size(0), height = planes_.size(1),
                 width = planes_.size(2);
-  const at::Tensor xs = base_coordinates(width), ys = base_coordinates(height);
+  const at::Tensor xs = float_base_coordinates(width), ys = float_base_coordinates(height);
   const at::Tensor s = transform.scale.contiguous(), c = transform.cos.contiguous(), n = transform.sin.contiguous(),
                    t = transform.shift.contiguous();
   at::Tensor out = at::empty({batch, depth, height, width}, at::kFloat);
@@ -174,8 +169,8 @@ at::Tensor AdaptiveWarp::with_grid_sampler(const at::Tensor& para_code) const {
   const Transform t = transform(para_code);
   const int64_t batch = t.scale.size(0), depth = planes_.size(0), height = planes_.size(1), width = planes_.size(2);
   const auto per_pixel = [&](const at::Tensor& p) { return p.view({batch, depth, 1, 1}); };
-  const at::Tensor x = base_coordinates(width).to(planes_.device()).view({1, 1, 1, width});
-  const at::Tensor y = base_coordinates(height).to(planes_.device()).view({1, 1, height, 1});
+  const at::Tensor x = float_base_coordinates(width).to(planes_.device()).view({1, 1, 1, width});
+  const at::Tensor y = float_base_coordinates(height).to(planes_.device()).view({1, 1, height, 1});
   const at::Tensor scale = per_pixel(t.scale), cos = per_pixel(t.cos), sin = per_pixel(t.sin);
   const at::Tensor warped_x = (cos * x - sin * y) * scale + per_pixel(t.shift.select(2, 0));
   const at::Tensor warped_y = (sin * x + cos * y) * scale + per_pixel(t.shift.select(2, 1));

@@ -4,17 +4,11 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include "dinet/cpu.h"
 #include "dinet/error.h"
 #include "dinet/runtime.h"
 
 namespace dinet::infer {
-namespace {
-
-bool has_module(torch::nn::Module& net, const std::string& name) {
-  return net.named_modules().find(name) != nullptr;
-}
-
-}  // namespace
 
 at::ScalarType compute_dtype(const std::string& device, Precision precision) {
   if (device == "cuda") {
@@ -101,32 +95,44 @@ at::Tensor Generator::forward(const at::Tensor& source, const at::Tensor& audio)
     int8_frames_since_record_ += source.size(0);
     if (int8_frames_since_record_ > kInt8RecordEvery) int8_record_next(/*new_video=*/false);
   }
-  at::Tensor s = channels_last(source.to(target_.device, target_.dtype));
-  if (int8_source_in_)
-    s = (*int8_source_in_)(s);
-  else
-    for (const ConvRelu& layer : source_in_) s = layer(s);
+  return dinet_generate(*this, source, audio).to(at::kCPU).contiguous();
+}
 
-  at::Tensor t = trans_first_source_(s).add_(reference_trans_).relu_();
+at::Tensor Generator::encode_source(const at::Tensor& source) {
+  at::Tensor s = channels_last(source.to(target_.device, target_.dtype));
+  if (int8_source_in_) return (*int8_source_in_)(s);
+  for (const ConvRelu& layer : source_in_) s = layer(s);
+  return s;
+}
+
+at::Tensor Generator::align(const at::Tensor& source_feature) {
+  at::Tensor t = trans_first_source_(source_feature).add_(reference_trans_).relu_();
   if (int8_trans_)
     t = (*int8_trans_)(t);
   else
     for (const ConvRelu& layer : trans_rest_) t = layer(t);
-  const at::Tensor img_para = t.to(at::kFloat).mean({2, 3});
+  return t.to(at::kFloat).mean({2, 3});
+}
 
-  const at::Tensor audio_para = audio_encoder_(audio).to(target_.device);
-  at::Tensor g = adaptive_warp_(torch::cat({img_para, audio_para}, 1));
-  g = channels_last(g.to(target_.dtype));
+at::Tensor Generator::encode_audio(const at::Tensor& audio) { return audio_encoder_(audio).to(target_.device); }
+
+at::Tensor Generator::warp(const at::Tensor& code) { return channels_last(adaptive_warp_(code).to(target_.dtype)); }
+
+at::Tensor Generator::appearance(const at::Tensor& warped) {
+  at::Tensor g = warped;
   if (int8_appearance_.empty())
     for (const ResBlock& block : appearance_) g = block(g);
   else
     for (QuantizedResBlock& block : int8_appearance_) g = block(g);
+  return g;
+}
 
-  const at::Tensor merged = channels_last(torch::cat({s, g}, 1));
+at::Tensor Generator::decode(const at::Tensor& merged_features) {
+  const at::Tensor merged = channels_last(merged_features);
   at::Tensor o = out_up1_(int8_out_first_ ? (*int8_out_first_)(merged) : out_first_(merged));
   o = int8_out_res_ ? (*int8_out_res_)(o) : out_res_(o);
   o = int8_out_up2_ ? int8_out_up2_->space_to_depth(o) : out_up2_.space_to_depth(o);
-  return out_last_(o).to(at::kFloat).sigmoid_().to(at::kCPU).contiguous();
+  return out_last_(o).to(at::kFloat).sigmoid_();
 }
 
 }  // namespace dinet::infer

@@ -1,8 +1,10 @@
-// The DINet generator as inference runs it: weights folded once (infer/layers.h), the
-// reference branch and the reference half of the alignment encoder's first convolution
-// computed once per video, the convolutions in the chosen precision and channels-last.
-// The audio encoder and AdaAT (infer/alignment.h) run in float32. In fp32 it all is
-// DINet::forward within float rounding.
+// The DINet generator as inference runs it: the published module's computation
+// (dinet_generate, include/dinet/networks.h) over pieces built from its weights: BatchNorm
+// folded once (infer/layers.h), the module's own reference branch and the reference half of
+// the alignment encoder's first convolution computed once per video, the convolutions in the
+// chosen precision and channels-last, int8 where it pays (infer/int8.h). The audio encoder
+// and AdaAT (infer/alignment.h) run in float32. In fp32 it all is DINet::forward within float
+// rounding (tests/test-infer-generator.cpp).
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -23,7 +25,7 @@ namespace dinet::infer {
 // absent). For int8 the type of the layers that stay in floating point.
 at::ScalarType compute_dtype(const std::string& device, Precision precision);
 
-class Generator {
+class Generator : private DINetPieces {
  public:
   Generator(DINet net, const std::string& device, Precision precision);
 
@@ -36,6 +38,14 @@ class Generator {
   int64_t audio_channel() const { return net_->audio_channel(); }
 
  private:
+  // The pieces of dinet_generate, for the video set by set_reference.
+  at::Tensor encode_source(const at::Tensor& source) override;
+  at::Tensor align(const at::Tensor& source_feature) override;
+  at::Tensor encode_audio(const at::Tensor& audio) override;
+  at::Tensor warp(const at::Tensor& code) override;
+  at::Tensor appearance(const at::Tensor& warped) override;
+  at::Tensor decode(const at::Tensor& merged) override;
+
   DINet net_;
   LayerTarget target_;
   std::vector<ConvRelu> source_in_;

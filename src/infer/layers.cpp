@@ -63,6 +63,10 @@ constexpr double kBatchNormEps = 1e-5;
 
 }  // namespace
 
+bool has_module(torch::nn::Module& net, const std::string& name) {
+  return net.named_modules().find(name) != nullptr;
+}
+
 at::Tensor parameter(torch::nn::Module& net, const std::string& name) {
   const auto params = net.named_parameters();
   if (const at::Tensor* t = params.find(name)) return t->detach().to(at::kCPU, at::kFloat);

@@ -19,6 +19,8 @@ struct LayerTarget {
   at::ScalarType dtype = at::kFloat;
 };
 
+// Whether `net` has a submodule of this state-dict name ("trans_conv.3").
+bool has_module(torch::nn::Module& net, const std::string& name);
 // A parameter or buffer of `net` by its state-dict name, float32 on the CPU.
 at::Tensor parameter(torch::nn::Module& net, const std::string& name);
 // The eval-mode BatchNorm `name` as y = x * scale + shift per channel (float32, CPU), read by

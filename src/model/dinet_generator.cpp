@@ -19,12 +19,6 @@ using blocks::SameBlock2dImpl;
 using blocks::UpBlock2dImpl;
 using std::make_shared;
 
-// The published base grid divides by (n-1) although grid_sample runs with
-// align_corners=False; reproduced as is, it is what the weights were trained with.
-at::Tensor base_coordinates(int64_t n, const at::TensorOptions& options) {
-  return torch::arange(n, options).div(static_cast<double>(n - 1)).mul(2).sub(1);
-}
-
 torch::nn::Sequential linear_then(int64_t in, int64_t out, torch::nn::AnyModule activation) {
   torch::nn::Sequential seq(torch::nn::Linear(in, out));
   seq->push_back(std::move(activation));
@@ -44,6 +38,10 @@ torch::nn::Sequential appearance_block() {
 }
 
 }  // namespace
+
+at::Tensor adaat_base_coordinates(int64_t n, const at::TensorOptions& options) {
+  return torch::arange(n, options).div(static_cast<double>(n - 1)).mul(2).sub(1);
+}
 
 AdaATImpl::AdaATImpl(int64_t para_channels, int64_t feature_channels)
     : feature_channels_(feature_channels) {
@@ -78,9 +76,9 @@ at::Tensor AdaATImpl::forward(const at::Tensor& feature_map, const at::Tensor& p
   const at::Tensor cos = angle.cos(), sin = angle.sin();
 
   const auto options = feature_map.options().dtype(precision);
-  const at::Tensor x = base_coordinates(width, options).view({1, 1, 1, width});
-  const at::Tensor y = base_coordinates(height, options).view({1, 1, height, 1});
-  const at::Tensor z = base_coordinates(depth, options).view({1, depth, 1, 1});
+  const at::Tensor x = adaat_base_coordinates(width, options).view({1, 1, 1, width});
+  const at::Tensor y = adaat_base_coordinates(height, options).view({1, 1, height, 1});
+  const at::Tensor z = adaat_base_coordinates(depth, options).view({1, depth, 1, 1});
   const at::Tensor warped_x = (cos * x - sin * y) * scale + shift.select(2, 0);
   const at::Tensor warped_y = (sin * x + cos * y) * scale + shift.select(2, 1);
   const at::Tensor grid =
@@ -155,6 +153,45 @@ DINetTrace DINetImpl::trace(const at::Tensor& source, const at::Tensor& referenc
   return run(source, encode_reference(references), audio);
 }
 
+// The module's own layers as the generator's pieces, for one batch and its reference.
+class DINetModulePieces : public DINetPieces {
+ public:
+  DINetModulePieces(DINetImpl& net, const at::Tensor& ref_feature, const at::Tensor& ref_appearance)
+      : net_(net), ref_feature_(ref_feature), ref_appearance_(ref_appearance) {}
+
+  at::Tensor encode_source(const at::Tensor& source) override { return net_.segment(net_.source_in_conv_, source); }
+  at::Tensor align(const at::Tensor& source_feature) override {
+    return net_.segment(net_.trans_conv_, torch::cat({source_feature, ref_feature_}, 1)).mean({2, 3});
+  }
+  at::Tensor encode_audio(const at::Tensor& audio) override { return net_.audio_encoder_->forward(audio).mean(2); }
+  at::Tensor warp(const at::Tensor& code) override { return net_.adaAT_(ref_appearance_, code); }
+  at::Tensor appearance(const at::Tensor& warped) override {
+    torch::nn::Sequential blocks(net_.appearance_conv_list_->ptr<torch::nn::SequentialImpl>(1));
+    return net_.segment(blocks, warped);
+  }
+  at::Tensor decode(const at::Tensor& merged) override { return net_.segment(net_.out_conv_, merged); }
+
+ private:
+  DINetImpl& net_;
+  at::Tensor ref_feature_, ref_appearance_;
+};
+
+at::Tensor dinet_generate(DINetPieces& pieces, const at::Tensor& source, const at::Tensor& audio, DINetTrace* trace) {
+  const at::Tensor source_feature = pieces.encode_source(source);
+  const at::Tensor img_para = pieces.align(source_feature);
+  const at::Tensor audio_para = pieces.encode_audio(audio);
+  const at::Tensor warped = pieces.warp(torch::cat({img_para, audio_para}, 1));
+  const at::Tensor output = pieces.decode(torch::cat({source_feature, pieces.appearance(warped)}, 1));
+  if (trace) {
+    trace->source_feature = source_feature;
+    trace->img_para = img_para;
+    trace->audio_para = audio_para;
+    trace->adaat_out = warped;
+    trace->output = output;
+  }
+  return output;
+}
+
 DINetTrace DINetImpl::run(const at::Tensor& source, const DINetReference& reference,
                           const at::Tensor& audio) {
   const int64_t batch = source.size(0);
@@ -164,13 +201,8 @@ DINetTrace DINetImpl::run(const at::Tensor& source, const DINetReference& refere
   DINetTrace t;
   t.ref_feature = reference.feature.expand({batch, -1, -1, -1});
   t.ref_appearance0 = reference.appearance.expand({batch, -1, -1, -1});
-  t.source_feature = segment(source_in_conv_, source);
-  t.img_para = segment(trans_conv_, torch::cat({t.source_feature, t.ref_feature}, 1)).mean({2, 3});
-  t.audio_para = audio_encoder_->forward(audio).mean(2);
-  t.adaat_out = adaAT_(t.ref_appearance0, torch::cat({t.img_para, t.audio_para}, 1));
-  torch::nn::Sequential appearance_conv(appearance_conv_list_->ptr<torch::nn::SequentialImpl>(1));
-  const at::Tensor appearance = segment(appearance_conv, t.adaat_out);
-  t.output = segment(out_conv_, torch::cat({t.source_feature, appearance}, 1));
+  DINetModulePieces pieces(*this, t.ref_feature, t.ref_appearance0);
+  dinet_generate(pieces, source, audio, &t);
   return t;
 }
 
