@@ -96,4 +96,8 @@ class VideoWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+// The SHA-256 of a file's bytes as 64 hex digits (what `sha256sum` prints), e.g. to name the
+// video a fine-tuned model came from. Throws dinet::Error naming the file.
+std::string file_sha256(const std::filesystem::path& path);
+
 }  // namespace dinet
