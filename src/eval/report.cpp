@@ -31,6 +31,10 @@ nlohmann::json to_json(const VideoEvaluation& v) {
   j["psnr_mouth"] = number(v.psnr_mouth);
   j["ssim_mouth"] = number(v.ssim_mouth);
   j["lmd"] = number(v.lmd);
+  j["lmd_iod"] = number(v.lmd_iod);
+  j["seam_ratio"] = number(v.seam_ratio);
+  j["colour_shift_lab"] = number(v.colour_shift_lab);
+  j["mouth_sharpness_ratio"] = number(v.mouth_sharpness_ratio);
   j["lpips_face"] = number(v.lpips_face);
   j["lpips_mouth"] = number(v.lpips_mouth);
   j["fid"] = number(v.fid);
@@ -46,9 +50,10 @@ nlohmann::json to_json(const VideoEvaluation& v) {
   return j;
 }
 
-const char* kColumns[] = {"name",        "frames",     "psnr_face", "ssim_face",   "psnr_mouth",
-                          "ssim_mouth",  "lmd",        "lpips_face", "lpips_mouth", "fid",
-                          "sync_offset", "sync_confidence", "sync_score", "error",   "note"};
+const char* kColumns[] = {"name",        "frames",     "psnr_face",  "ssim_face",        "psnr_mouth",
+                          "ssim_mouth",  "lmd",        "lmd_iod",    "seam_ratio",       "colour_shift_lab",
+                          "mouth_sharpness_ratio",     "lpips_face", "lpips_mouth",      "fid",
+                          "sync_offset", "sync_confidence", "sync_score", "error",          "note"};
 
 std::vector<std::string> row(const VideoEvaluation& v) {
   const bool ok = v.error.empty();
@@ -60,6 +65,10 @@ std::vector<std::string> row(const VideoEvaluation& v) {
           ok ? fixed(v.psnr_mouth) : "",
           ok ? fixed(v.ssim_mouth, 4) : "",
           ok ? fixed(v.lmd) : "",
+          ok ? fixed(v.lmd_iod, 4) : "",
+          ok ? fixed(v.seam_ratio, 3) : "",
+          ok ? fixed(v.colour_shift_lab, 2) : "",
+          ok ? fixed(v.mouth_sharpness_ratio, 3) : "",
           ok ? fixed(v.lpips_face, 4) : "",
           ok ? fixed(v.lpips_mouth, 4) : "",
           ok ? fixed(v.fid, 2) : "",
@@ -113,7 +122,9 @@ std::string html_page(const Evaluation& evaluation, const EvaluateOptions& optio
     << html_escape(options.test_video_dir.string())
     << "</code>. PSNR/SSIM compare the face crop and the mouth rectangle with the source (ground "
        "truth when the driving audio is the source's own); LMD is the mean mouth-landmark distance "
-       "in model-face pixels; sync figures come from "
+       "in model-face pixels (lmd_iod: over the inter-ocular distance); seam_ratio (1: no seam), "
+       "colour_shift_lab and mouth_sharpness_ratio (1: as sharp as the source) are taken around the "
+       "lower-face paste mask of the source's landmarks; sync figures come from "
     << (options.syncnet_path.empty() ? std::string("no SyncNet (none given)")
                                      : "<code>" + html_escape(options.syncnet_path.string()) + "</code>")
     << ".</p>" << perceptual_html(evaluation) << "<table><tr>";

@@ -139,6 +139,7 @@ DubResult Dubber::dub(const DubJob& job) {
     input.frames = &frames;
     input.source_frames = faces.frames();
     input.windows = &faces.windows;
+    input.landmarks = &faces.track;
     input.features = features;
     input.face = face;
     input.batch_size = o.batch_size;
