@@ -31,9 +31,9 @@ void run_paste_bench(const PasteBenchOptions& options) {
   std::printf("Paste of a %dx%d face (mouth %d) back into its frame, one thread, first %d frames, "
               "median of %d runs.\n\n",
               face.width, face.height, options.mouth, options.frames, options.repeats);
-  std::printf("| video | size | hard ms/f | feathered ms/f | lower_face ms/f | feathered PSNR outside mask dB | "
-              "lower_face PSNR outside mask dB |\n");
-  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+  const Table table({"video", "size", "hard ms/f", "feathered ms/f", "lower_face ms/f",
+                     "feathered PSNR outside mask dB", "lower_face PSNR outside mask dB"},
+                    "llrrrrr");
   for (const std::string& video : options.videos) {
     std::vector<cv::Mat> frames;
     {
@@ -84,10 +84,10 @@ void run_paste_bench(const PasteBenchOptions& options) {
         psnr_outside[m - 1] = psnr(all_pasted, all_sources);
       }
     }
-    std::printf("| %s | %dx%d | %.3f | %.3f | %.3f | %.1f | %.1f |\n", std::filesystem::path(video).filename().c_str(),
-                frames.empty() ? 0 : frames[0].cols, frames.empty() ? 0 : frames[0].rows, ms[0], ms[1], ms[2],
-                psnr_outside[0], psnr_outside[1]);
-    std::fflush(stdout);
+    table.row({std::filesystem::path(video).filename().string(),
+               cell("%dx%d", frames.empty() ? 0 : frames[0].cols, frames.empty() ? 0 : frames[0].rows),
+               cell("%.3f", ms[0]), cell("%.3f", ms[1]), cell("%.3f", ms[2]), cell("%.1f", psnr_outside[0]),
+               cell("%.1f", psnr_outside[1])});
   }
 }
 
