@@ -18,6 +18,8 @@ void setup_train(CLI::App& app);
 void setup_infer(CLI::App& app);
 void setup_synth(CLI::App& app);
 void setup_evaluate(CLI::App& app);
+void setup_selfrecon(CLI::App& app);
+void setup_finetune(CLI::App& app);
 void setup_demo(CLI::App& app);
 
 }  // namespace dinet::cli

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   dinet::cli::setup_infer(app);
   dinet::cli::setup_synth(app);
   dinet::cli::setup_evaluate(app);
+  dinet::cli::setup_selfrecon(app);
+  dinet::cli::setup_finetune(app);
   dinet::cli::setup_demo(app);
 
   try {
