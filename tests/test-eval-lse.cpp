@@ -21,6 +21,7 @@
 #include "eval/lse_mfcc.h"
 #include "eval/lse_score.h"
 #include "eval/lse_syncnet.h"
+#include "infer_test_support.h"
 #include "python_support.h"
 
 namespace fs = std::filesystem;
@@ -218,6 +219,91 @@ TEST(LseSyncNet, OnlyBatchCountersMayBeAbsent) {
   EXPECT_NE(strict.find("num_batches_tracked"), std::string::npos) << strict;
   const std::string missing = error_of([&] { dinet::eval::load_lse_syncnet(dir / "none.model"); });
   EXPECT_NE(missing.find((dir / "none.model").string() + ": no such"), std::string::npos) << missing;
+}
+
+TEST(LseSyncNet, TheCommandChecksTheModelBeforeAnyVideo) {
+  const TempDir dir;
+  fs::create_directories(dir / "results");
+  fs::create_directories(dir / "sources");
+  std::ofstream(dir / "results" / "clip.mp4") << "not read";
+  const auto run = dinet::test::run_dinet(" evaluate --result_dir " + (dir / "results").string() +
+                                          " --test_video_dir " + (dir / "sources").string() + " --res_dir " +
+                                          (dir / "report").string() + " --lse_model " + (dir / "missing.model").string());
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.output.find((dir / "missing.model").string() + ": no such SyncNet weight file"), std::string::npos)
+      << run.output;
+  EXPECT_FALSE(fs::exists(dir / "report"));
+}
+
+// ---- in `dinet evaluate` -------------------------------------------------------------------------
+
+namespace {
+
+// A synthetic clip evaluated as its own result, with a random LSE SyncNet when `with_model`.
+nlohmann::json evaluate_with_lse(const TempDir& dir, double seconds, bool with_model) {
+  const auto clip = dinet::test::make_synth_clip(dir.path(), seconds);
+  const fs::path results = dir / "results";
+  fs::create_directories(results);
+  fs::copy_file(clip.video, results / clip.video.filename());
+  dinet::EvaluateOptions options;
+  options.result_dir = results;
+  options.test_video_dir = clip.video.parent_path();
+  options.output_dir = dir / "report";
+  if (with_model) {
+    torch::manual_seed(3);
+    dinet::eval::LseSyncNet net;
+    dinet::StateDict released;  // as syncnet_v2.model: no BatchNorm counters
+    for (const auto& entry : dinet::module_state_dict(*net))
+      if (!entry.first.ends_with("num_batches_tracked")) released.push_back(entry);
+    dinet::save_torch_file(dir / "syncnet_v2.model", dinet::state_dict_value(released));
+    options.lse_model = dir / "syncnet_v2.model";
+  }
+  dinet::write_evaluation_report(options.output_dir, dinet::evaluate_results(options), options);
+  return nlohmann::json::parse(std::ifstream(options.output_dir / "metrics.json"));
+}
+
+}  // namespace
+
+TEST(LseEvaluate, EveryVideoAndTheSetGetLseFigures) {
+  const TempDir dir;
+  const nlohmann::json metrics = evaluate_with_lse(dir, 1.0, true);
+  const auto& v = metrics["videos"][0];
+  ASSERT_FALSE(v.contains("error")) << v.dump();
+  ASSERT_TRUE(v["lse_d"].is_number()) << v.dump();
+  EXPECT_GT(v["lse_d"].get<double>(), 0);
+  EXPECT_GE(v["lse_c"].get<double>(), 0);  // the median is never below the minimum
+  EXPECT_LE(std::abs(v["lse_offset"].get<int>()), 15);
+  EXPECT_EQ(metrics["lse"]["videos"], 1);
+  EXPECT_DOUBLE_EQ(metrics["lse"]["lse_d"].get<double>(), v["lse_d"].get<double>());
+  EXPECT_DOUBLE_EQ(metrics["lse"]["lse_c"].get<double>(), v["lse_c"].get<double>());
+  EXPECT_FALSE(metrics["lse"].contains("not_computed"));
+  std::ifstream csv(dir / "report" / "metrics.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_NE(header.find("lse_c,lse_d,lse_offset"), std::string::npos) << header;
+}
+
+TEST(LseEvaluate, WithoutTheModelTheFiguresAreNullWithTheReason) {
+  const TempDir dir;
+  const nlohmann::json metrics = evaluate_with_lse(dir, 0.5, false);
+  const auto& v = metrics["videos"][0];
+  EXPECT_TRUE(v["lse_c"].is_null());
+  EXPECT_TRUE(v["lse_d"].is_null());
+  EXPECT_TRUE(v["lse_offset"].is_null());
+  EXPECT_TRUE(metrics["lse"]["lse_c"].is_null());
+  EXPECT_NE(metrics["lse"]["not_computed"].get<std::string>().find("--lse_model"), std::string::npos);
+}
+
+TEST(LseEvaluate, AClipShorterThanTheMedianFilterHasANote) {
+  const TempDir dir;
+  const nlohmann::json metrics = evaluate_with_lse(dir, 0.4, true);  // 10 frames
+  const auto& v = metrics["videos"][0];
+  ASSERT_FALSE(v.contains("error")) << v.dump();
+  EXPECT_GE(v["psnr_face"].get<double>(), 99.0);  // the other figures stand
+  EXPECT_TRUE(v["lse_d"].is_null());
+  EXPECT_NE(v["note"].get<std::string>().find("no LSE-C/LSE-D: LSE needs at least 13 frames"), std::string::npos)
+      << v.dump();
+  EXPECT_NE(metrics["lse"]["not_computed"].get<std::string>().find("no video could be scored"), std::string::npos);
 }
 
 // ---- against PyTorch -----------------------------------------------------------------------------

@@ -11,7 +11,6 @@
 namespace dinet::eval {
 namespace {
 
-constexpr int kMedianFrames = 13;     // run_pipeline.py: signal.medfilt(..., kernel_size=13)
 constexpr double kCropScale = 0.4;    // run_pipeline.py: --crop_scale
 constexpr double kPadValue = 110;     // numpy.pad(..., constant_values=(110, 110))
 constexpr double kForehead = 0.25;    // the box's top above the brows, in brow-to-chin heights
@@ -64,9 +63,9 @@ std::vector<LseFaceBox> lse_face_boxes(const LandmarkTrack& track) {
     x[i] = a.x + t * (b.x - a.x);
     y[i] = a.y + t * (b.y - a.y);
   }
-  s = median_filter(s, kMedianFrames);
-  x = median_filter(x, kMedianFrames);
-  y = median_filter(y, kMedianFrames);
+  s = median_filter(s, kLseMedianFrames);
+  x = median_filter(x, kLseMedianFrames);
+  y = median_filter(y, kLseMedianFrames);
   std::vector<LseFaceBox> boxes(n);
   for (int64_t i = 0; i < n; ++i) boxes[i] = {x[i], y[i], s[i]};
   return boxes;

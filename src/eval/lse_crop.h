@@ -17,6 +17,10 @@
 
 namespace dinet::eval {
 
+// run_pipeline.py's signal.medfilt(..., kernel_size=13). With its zero padding a track of
+// fewer frames gets empty boxes (the published pipeline drops tracks under 100 frames).
+inline constexpr int kLseMedianFrames = 13;
+
 // A face box as crop_video keeps it: centre and half-size s = max(w, h) / 2, pixels.
 struct LseFaceBox {
   double x = 0, y = 0, s = 0;
