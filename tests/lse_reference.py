@@ -1,6 +1,6 @@
 """Reference numbers for dinet's LSE-C / LSE-D (tests/test-eval-lse.cpp).
 
-A transcription of joonson/syncnet_python: SyncNetModel.py's class S, and the part of
+A transcription of joonson/syncnet_python (MIT licence): SyncNetModel.py's class S, and the part of
 SyncNetInstance.evaluate and calc_pdist that turns face crops and MFCC into the offset,
 the confidence (LSE-C) and the least distance (LSE-D), with run_syncnet.py's vshift 15.
 
