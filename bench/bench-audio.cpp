@@ -54,32 +54,28 @@ deepspeech::Weights random_weights(int64_t h) {
   return w;
 }
 
-void print_row(const char* step, const AudioBenchOptions& o, int threads, int64_t rows,
-               const Timing& t) {
-  std::printf("| %s | %.0f | %d | %lld | %.3f | %.3f | %.1fx |\n", step, o.seconds, threads,
-              static_cast<long long>(rows), t.wall, t.cpu, o.seconds / t.wall);
-  std::fflush(stdout);
-}
-
 void run_audio_bench(const AudioBenchOptions& options) {
   const int threads = set_threads(options.threads);
   const Audio audio = speech(options);
   std::printf("Audio features for %.0f s of speech (%s, repeated), median of %d runs; "
               "DeepSpeech with random weights, n_hidden %d.\n\n",
               options.seconds, options.input.c_str(), options.repeats, options.hidden);
-  std::printf("| step | audio s | threads | rows | wall s | CPU s | x real time |\n");
-  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  const Table table({"step", "audio s", "threads", "rows", "wall s", "CPU s", "x real time"}, "lrrrrrr");
+  const auto print_row = [&](const std::string& step, int64_t rows, const Timing& t) {
+    table.row({step, cell("%.0f", options.seconds), cell("%d", threads), cell("%lld", static_cast<long long>(rows)),
+               cell("%.3f", t.wall), cell("%.3f", t.cpu), cell("%.1fx", options.seconds / t.wall)});
+  };
 
   int64_t rows = 0;
   std::vector<std::string> deviations;
   Timing t = median_timing(options.repeats, [&] { rows = mel_features(audio).size(0); });
-  print_row("mel (320 channels)", options, threads, rows, t);
+  print_row("mel (320 channels)", rows, t);
 
   at::Tensor inputs;
   t = median_timing(options.repeats, [&] {
     inputs = deepspeech_input_vectors(deepspeech_mfcc(deepspeech_pcm(audio)));
   });
-  print_row("DeepSpeech front end (MFCC, 494 inputs)", options, threads, inputs.size(0), t);
+  print_row("DeepSpeech front end (MFCC, 494 inputs)", inputs.size(0), t);
 
   // Each precision of the recurrent weights (--deepspeech_precision), on the same weights.
   const deepspeech::Weights weights = random_weights(options.hidden);
@@ -90,7 +86,7 @@ void run_audio_bench(const AudioBenchOptions& options) {
     at::Tensor logits;
     t = median_timing(options.repeats, [&] { logits = network.forward(inputs, 2); });
     const std::string step = std::string("DeepSpeech network, ") + to_string(precision);
-    print_row(step.c_str(), options, threads, logits.size(0), t);
+    print_row(step, logits.size(0), t);
     if (!reference.defined()) reference = logits;
     else deviations.push_back(step + ": max |logit - fp32 logit| " +
                               std::to_string((logits - reference).abs().max().item<double>()) +

@@ -44,9 +44,9 @@ void run_face_bench(const FaceBenchOptions& options) {
               "number).\n\n",
               face.width, face.height, options.mouth, threads, options.repeats,
               load_average().c_str());
-  std::printf("| video | size | frames | detector runs | decode f/s | landmarks f/s | crop f/s | "
-              "total f/s | landmarks CPU ms/f | crop CPU ms/f |\n");
-  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  const Table table({"video", "size", "frames", "detector runs", "decode f/s", "landmarks f/s", "crop f/s",
+                     "total f/s", "landmarks CPU ms/f", "crop CPU ms/f"},
+                    "llrrrrrrrr");
   for (const std::string& video : options.videos) {
     const VideoInfo info = VideoReader(video).info();
     int64_t frames = 0;
@@ -67,12 +67,11 @@ void run_face_bench(const FaceBenchOptions& options) {
         if (t < windows.size() && windows[t]) cv::Mat f = crop_face(frame, *windows[t], face);
     });
     const double n = double(frames);
-    std::printf("| %s | %dx%d | %lld | %lld | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n",
-                std::filesystem::path(video).filename().c_str(), info.width, info.height,
-                static_cast<long long>(frames), static_cast<long long>(result.detector_runs),
-                n / decode.wall, n / landmarks.wall, n / crop.wall, n / (landmarks.wall + crop.wall),
-                1000 * landmarks.cpu / n, 1000 * crop.cpu / n);
-    std::fflush(stdout);
+    table.row({std::filesystem::path(video).filename().string(), cell("%dx%d", info.width, info.height),
+               cell("%lld", static_cast<long long>(frames)), cell("%lld", static_cast<long long>(result.detector_runs)),
+               cell("%.0f", n / decode.wall), cell("%.0f", n / landmarks.wall), cell("%.0f", n / crop.wall),
+               cell("%.0f", n / (landmarks.wall + crop.wall)), cell("%.2f", 1000 * landmarks.cpu / n),
+               cell("%.2f", 1000 * crop.cpu / n)});
   }
 }
 

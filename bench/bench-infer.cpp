@@ -58,16 +58,20 @@ struct Timer {
   double cpu_s() const { return double(std::clock() - cpu) / CLOCKS_PER_SEC; }
 };
 
-void print_row(const std::string& what, const std::string& precision, int batch, int64_t frames, double seconds,
-               double cpu_seconds) {
-  std::printf("| %s | %s | %d | %lld | %.1f | %.3f | %.2f |\n", what.c_str(), precision.c_str(), batch,
-              static_cast<long long>(frames), seconds, frames / seconds, cpu_seconds / frames);
-  std::fflush(stdout);
+void print_row(const Table& table, const std::string& what, const std::string& precision, int batch, int64_t frames,
+               double seconds, double cpu_seconds) {
+  table.row({what, precision, cell("%d", batch), cell("%lld", static_cast<long long>(frames)), cell("%.1f", seconds),
+             cell("%.3f", frames / seconds), cell("%.2f", cpu_seconds / frames)});
+}
+
+void print_not_run(const Table& table, const std::string& what, const std::string& precision, int batch,
+                   const std::string& why) {
+  table.row({what, precision, cell("%d", batch), "-", "-", "-", "not run: " + why});
 }
 
 // The published inference loop with our network: per frame, forward() with the references,
 // which recomputes the reference branch every time, batch 1, float32.
-void baseline_cpp(const InferBenchOptions& o) {
+void baseline_cpp(const Table& table, const InferBenchOptions& o) {
   torch::NoGradGuard no_grad;
   const FaceSize size = face_size(o.mouth);
   const torch::Device device(o.device);
@@ -81,27 +85,26 @@ void baseline_cpp(const InferBenchOptions& o) {
   const Timer timer;
   // Each frame back on the CPU, as inference.py does before writing it.
   for (int k = 0; k < o.baseline_frames; ++k) net->forward(source, refs, audio).mul(255).cpu();
-  print_row("published computation, our LibTorch network (network only)", "fp32", 1, o.baseline_frames,
+  print_row(table, "published computation, our LibTorch network (network only)", "fp32", 1, o.baseline_frames,
             timer.wall_s(), timer.cpu_s());
 }
 
-void baseline_python(const InferBenchOptions& o, int threads) {
+void baseline_python(const Table& table, const InferBenchOptions& o, int threads) {
   if (o.python == "none") return;
   const std::string cmd = o.python + " " + o.script + " --mouth " + std::to_string(o.mouth) +
                           " --frames " + std::to_string(o.baseline_frames) + " --threads " +
                           std::to_string(threads) + " --device " + o.device;
   const std::optional<nlohmann::json> json = run_json_command(cmd);
   if (!json) {
-    std::printf("| published inference.py loop, PyTorch (network only) | fp32 | 1 | - | - | - | not run: `%s` failed |\n",
-                cmd.c_str());
+    print_not_run(table, "published inference.py loop, PyTorch (network only)", "fp32", 1, "`" + cmd + "` failed");
     return;
   }
-  print_row("published inference.py loop, PyTorch " + json->at("torch").get<std::string>() + " (network only)",
+  print_row(table, "published inference.py loop, PyTorch " + json->at("torch").get<std::string>() + " (network only)",
             "fp32", 1, o.baseline_frames, json->at("seconds").get<double>(), json->at("cpu_seconds").get<double>());
 }
 
 // Our generator alone: references encoded once, `batch` frames per call.
-void network_only(const InferBenchOptions& o, const std::string& precision, int batch) {
+void network_only(const Table& table, const InferBenchOptions& o, const std::string& precision, int batch) {
   const FaceSize size = face_size(o.mouth);
   DINet net(3, 15, kDeepSpeechChannels);
   infer::Generator generator(net, o.device, parse_precision(precision));
@@ -113,7 +116,7 @@ void network_only(const InferBenchOptions& o, const std::string& precision, int 
   const int calls = std::max(1, (o.baseline_frames + batch - 1) / batch);
   const Timer timer;
   for (int k = 0; k < calls; ++k) generator.forward(source, audio);
-  print_row("our generator, references once per video (network only)", precision, batch, calls * batch,
+  print_row(table, "our generator, references once per video (network only)", precision, batch, calls * batch,
             timer.wall_s(), timer.cpu_s());
 }
 
@@ -151,16 +154,16 @@ void run_infer_bench(const InferBenchOptions& o) {
               "threads. Landmarks %s beforehand in %.1f s (%.1f frames/s) and given as a CSV.\n\n",
               o.video.c_str(), track.size(), audio.duration_s(), o.mouth, o.device.c_str(), threads,
               o.landmarks.empty() ? "detected" : "read", detect_seconds, track.size() / detect_seconds);
-  std::printf("| computation | precision | batch | frames | seconds | frames/s | CPU s/frame |\n");
-  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
-  baseline_cpp(o);
-  baseline_python(o, threads);
+  const Table table({"computation", "precision", "batch", "frames", "seconds", "frames/s", "CPU s/frame"},
+                    "llrrrrr");
+  baseline_cpp(table, o);
+  baseline_python(table, o, threads);
   for (const std::string& precision : o.precisions) {
     for (int batch : o.batches) {
       try {
-        network_only(o, precision, batch);
+        network_only(table, o, precision, batch);
       } catch (const std::exception& e) {
-        std::printf("| our generator | %s | %d | - | - | - | not run: %s |\n", precision.c_str(), batch, e.what());
+        print_not_run(table, "our generator", precision, batch, e.what());
       }
       InferOptions options;
       options.model_path = model;
@@ -174,11 +177,10 @@ void run_infer_bench(const InferBenchOptions& o) {
         DubJob job{o.video, dir / "drive.wav", dir / "landmarks.csv", dir / "out.mp4", ""};
         const Timer timer;
         const DubResult result = dubber.dub(job);
-        print_row("`dinet infer` end to end (features, references, decode, network, paste, encode)", precision,
+        print_row(table, "`dinet infer` end to end (features, references, decode, network, paste, encode)", precision,
                   batch, result.frames, result.seconds, timer.cpu_s());
       } catch (const std::exception& e) {
-        std::printf("| `dinet infer` end to end | %s | %d | - | - | - | not run: %s |\n", precision.c_str(), batch,
-                    e.what());
+        print_not_run(table, "`dinet infer` end to end", precision, batch, e.what());
       }
     }
   }

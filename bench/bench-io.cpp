@@ -36,19 +36,16 @@ double median_seconds(int repeats, F&& run) {
   return times[times.size() / 2];
 }
 
-void print_row(const char* step, const std::string& input, int width, int height, int64_t frames,
-               double seconds) {
-  std::printf("| %s | %s | %dx%d | %lld | %.2f | %.1f |\n", step, input.c_str(), width, height,
-              (long long)frames, seconds, double(frames) / seconds);
-  std::fflush(stdout);
-}
-
 void run_io_bench(const IoBenchOptions& options) {
   std::printf("Media I/O: whole-file decode to 25 fps BGR; x264 preset %s encode of %d frames. "
               "Median of %d runs.\n\n",
               options.preset.c_str(), options.frames, options.repeats);
-  std::printf("| step | input | size | frames | seconds | frames/s |\n");
-  std::printf("| --- | --- | ---: | ---: | ---: | ---: |\n");
+  const Table table({"step", "input", "size", "frames", "seconds", "frames/s"}, "llrrrr");
+  const auto print_row = [&](const char* step, const std::string& input, int width, int height, int64_t frames,
+                             double seconds) {
+    table.row({step, input, cell("%dx%d", width, height), cell("%lld", static_cast<long long>(frames)),
+               cell("%.2f", seconds), cell("%.1f", double(frames) / seconds)});
+  };
   for (const auto& video : options.videos) {
     int64_t frames = 0;
     int width = 0, height = 0;

@@ -40,8 +40,7 @@ void run_model_bench(const ModelBenchOptions& options) {
   const int threads = set_threads(options.threads);
   std::printf("DINet generator, eval mode, CPU, %d threads, median of %d runs.\n\n", threads,
               options.repeats);
-  std::printf("| mouth | face | dtype | batch | reference | frames/s | ms/frame |\n");
-  std::printf("| ---: | ---: | --- | ---: | --- | ---: | ---: |\n");
+  const Table table({"mouth", "face", "dtype", "batch", "reference", "frames/s", "ms/frame"}, "rrlrlrr");
   torch::NoGradGuard no_grad;
   for (int64_t mouth : options.mouths) {
     const int64_t r = mouth / 2, q = r / 4, height = 3 * r + q, width = 2 * r + 2 * q;
@@ -51,33 +50,28 @@ void run_model_bench(const ModelBenchOptions& options) {
       net->eval();
       net->to(type);
       for (int64_t batch : options.batches) {
-        const auto print_row = [&](const char* reference, const std::string& speed) {
-          std::printf("| %lld | %lldx%lld | %s | %lld | %s | %s |\n", (long long)mouth,
-                      (long long)height, (long long)width, dtype.c_str(), (long long)batch,
-                      reference, speed.c_str());
-          std::fflush(stdout);
-        };
-        const auto speed = [&](double seconds) {
-          char cells[64];
-          std::snprintf(cells, sizeof cells, "%.2f | %.1f", batch / seconds, 1000 * seconds / batch);
-          return std::string(cells);
+        const auto print_row = [&](const char* reference, double seconds) {
+          table.row({cell("%lld", (long long)mouth), cell("%lldx%lld", (long long)height, (long long)width), dtype,
+                     cell("%lld", (long long)batch), reference, cell("%.2f", batch / seconds),
+                     cell("%.1f", 1000 * seconds / batch)});
         };
         try {
           const auto source = torch::rand({batch, 3, height, width}).to(type);
           const auto references = torch::rand({1, 15, height, width}).to(type);
           const auto audio = torch::randn({batch, 29, 5}).to(type);
           const auto batch_references = references.expand({batch, -1, -1, -1});
-          print_row("recomputed", speed(median_seconds(options.repeats, [&] {
+          print_row("recomputed", median_seconds(options.repeats, [&] {
                       net->forward(source, batch_references, audio);
-                    })));
+                    }));
           const auto cached = net->encode_reference(references);
-          print_row("cached", speed(median_seconds(options.repeats, [&] {
+          print_row("cached", median_seconds(options.repeats, [&] {
                       net->forward_with_reference(source, cached, audio);
-                    })));
+                    }));
         } catch (const c10::Error& e) {
           // LibTorch builds differ in which kernels have a bf16 version.
           const std::string message = e.what_without_backtrace();
-          print_row("-", "unsupported: " + message.substr(0, message.find('\n')) + " | -");
+          table.row({cell("%lld", (long long)mouth), cell("%lldx%lld", (long long)height, (long long)width), dtype,
+                     cell("%lld", (long long)batch), "-", "unsupported: " + message.substr(0, message.find('\n'))});
         }
       }
     }

@@ -138,14 +138,11 @@ void run_prepare_bench(const PrepareBenchOptions& o) {
       "--audio_feature %s --jpeg_quality %d`, median of %d runs.\n\n",
       videos.size(), static_cast<long long>(ours.frames), video_bytes / 1e6, jobs,
       o.audio_feature.c_str(), o.jpeg_quality, std::max(1, o.repeats));
-  std::printf(
-      "| pipeline | seconds | frames/s | CPU ms/frame | disk (allocated) | files | "
-      "files per frame |\n");
-  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  const Table table({"pipeline", "seconds", "frames/s", "CPU ms/frame", "disk (allocated)", "files", "files per frame"},
+                    "lrrrrrr");
   auto row = [&](const std::string& name, Timing t, uint64_t allocated, uint64_t bytes) {
-    std::printf("| %s | %.2f | %.0f | %.2f | %.2f MB | %.2f MB | %.1f KB |\n", name.c_str(), t.wall,
-                frames / t.wall, 1000 * t.cpu / frames, allocated / 1e6, bytes / 1e6,
-                bytes / 1e3 / frames);
+    table.row({name, cell("%.2f", t.wall), cell("%.0f", frames / t.wall), cell("%.2f", 1000 * t.cpu / frames),
+               cell("%.2f MB", allocated / 1e6), cell("%.2f MB", bytes / 1e6), cell("%.1f KB", bytes / 1e3 / frames)});
   };
   uint64_t ours_bytes = 0;
   for (const auto& usage : ours.disk_usage) ours_bytes += file_bytes(usage.first);
@@ -158,11 +155,10 @@ void run_prepare_bench(const PrepareBenchOptions& o) {
   row("published dump + crop (no OpenFace, no DeepSpeech)",
       {dump_time.wall + crop_time.wall, dump_time.cpu + crop_time.cpu}, dump_alloc + crop_alloc,
       dump_bytes + crop_bytes);
-  std::printf(
-      "\nOurs, per output folder:\n\n| folder | allocated | files |\n| --- | ---: | ---: |\n");
+  std::printf("\nOurs, per output folder:\n\n");
+  const Table folders({"folder", "allocated", "files"}, "lrr");
   for (const auto& [path, allocated] : ours.disk_usage)
-    std::printf("| %s | %.2f MB | %.2f MB |\n", path.filename().c_str(), allocated / 1e6,
-                file_bytes(path) / 1e6);
+    folders.row({path.filename().string(), cell("%.2f MB", allocated / 1e6), cell("%.2f MB", file_bytes(path) / 1e6)});
   if (dumped != ours.frames)
     std::printf("\n(the frame dump decoded %lld frames)\n", static_cast<long long>(dumped));
 }

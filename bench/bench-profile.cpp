@@ -87,21 +87,20 @@ void print_top(const char* title, const std::map<std::string, double>& times, in
     total += ms;
   }
   std::sort(sorted.rbegin(), sorted.rend());
-  std::printf("\n| %s | ms per call | share |%s\n| --- | ---: | ---: |%s\n", title, flops ? " GFLOP/s |" : "",
-              flops ? " ---: |" : "");
+  std::printf("\n");
+  std::vector<std::string> columns = {title, "ms per call", "share"};
+  if (flops) columns.push_back("GFLOP/s");
+  const Table table(columns, std::string("lrrr").substr(0, columns.size()));
   for (int i = 0; i < rows && i < static_cast<int>(sorted.size()); ++i) {
     const auto& [ms, name] = sorted[i];
-    std::printf("| %s | %.1f | %.1f%% |", name.c_str(), ms, 100 * ms / total);
+    std::vector<std::string> cells = {name, cell("%.1f", ms), cell("%.1f%%", 100 * ms / total)};
     if (flops) {
       const auto f = flops->find(name);
-      if (f != flops->end() && f->second > 0)
-        std::printf(" %.0f |", f->second / ms / 1e6);
-      else
-        std::printf(" |");
+      cells.push_back(f != flops->end() && f->second > 0 ? cell("%.0f", f->second / ms / 1e6) : "");
     }
-    std::printf("\n");
+    table.row(cells);
   }
-  std::printf("| (all) | %.1f | |%s\n", total, flops ? " |" : "");
+  table.row({"(all)", cell("%.1f", total), ""});
 }
 
 // Each aten::convolution's floating-point operations (a multiply and an add per weight tap

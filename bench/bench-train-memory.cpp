@@ -82,15 +82,16 @@ void run_memory_bench(const MemoryBenchOptions& o) {
               "(face %dx%d), CPU %s, channels-last, random weights; each cell in its own process: peak resident "
               "memory of the process (weights, Adam state, one warm-up and %d timed steps), median step time.\n\n",
               static_cast<long long>(o.mouth), face.height, face.width, o.precision.c_str(), o.steps);
-  std::printf("| batch | peak memory | peak with checkpointing | saved | step s | step s with checkpointing | "
-              "time added |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  const Table table({"batch", "peak memory", "peak with checkpointing", "saved", "step s", "step s with checkpointing",
+                     "time added"},
+                    "rrrrrrr");
   for (const int64_t batch : o.batches) {
     const Cell kept = measure_cell(o, batch, false);
     const Cell recomputed = measure_cell(o, batch, true);
-    std::printf("| %lld | %.2f GiB | %.2f GiB | %.0f%% | %.2f | %.2f | %+.0f%% |\n", static_cast<long long>(batch),
-                kept.peak_gib, recomputed.peak_gib, 100 * (1 - recomputed.peak_gib / kept.peak_gib), kept.seconds,
-                recomputed.seconds, 100 * (recomputed.seconds / kept.seconds - 1));
-    std::fflush(stdout);
+    table.row({cell("%lld", static_cast<long long>(batch)), cell("%.2f GiB", kept.peak_gib),
+               cell("%.2f GiB", recomputed.peak_gib), cell("%.0f%%", 100 * (1 - recomputed.peak_gib / kept.peak_gib)),
+               cell("%.2f", kept.seconds), cell("%.2f", recomputed.seconds),
+               cell("%+.0f%%", 100 * (recomputed.seconds / kept.seconds - 1))});
   }
 }
 

@@ -45,18 +45,16 @@ void run_train_bench(const TrainBenchOptions& o) {
   std::printf("Frame training step (generator + discriminator + VGG19 perceptual loss at two scales), %s, "
               "%d threads, median of %d steps after one warm-up. Published: %s.\n\n",
               o.device.c_str(), threads, o.steps, o.python.empty() ? "not run" : "bench/published_frame_step.py, PyTorch");
-  std::printf("| mouth | face | batch | published samples/s |");
-  for (const auto& p : o.precisions) std::printf(" ours %s samples/s | speed-up |", p.c_str());
-  std::printf("\n| ---: | ---: | ---: | ---: |");
-  for (size_t i = 0; i < o.precisions.size(); ++i) std::printf(" ---: | ---: |");
-  std::printf("\n");
+  std::vector<std::string> columns = {"mouth", "face", "batch", "published samples/s"};
+  for (const auto& p : o.precisions) columns.insert(columns.end(), {"ours " + p + " samples/s", "speed-up"});
+  const Table table(columns, std::string(columns.size(), 'r'));
   for (size_t m = 0; m < o.mouths.size(); ++m) {
     const FaceSize face = face_size(static_cast<int>(o.mouths[m]));
     const int64_t batch = o.batches[m];
     const double published = published_samples_per_second(o, face.mouth, batch, threads);
-    std::printf("| %d | %dx%d | %lld | %s |", face.mouth, face.height, face.width, static_cast<long long>(batch),
-                published > 0 ? std::to_string(published).substr(0, 5).c_str() : "-");
-    std::fflush(stdout);
+    std::vector<std::string> cells = {cell("%d", face.mouth), cell("%dx%d", face.height, face.width),
+                                      cell("%lld", static_cast<long long>(batch)),
+                                      published > 0 ? cell("%.3f", published) : "-"};
     const train::FrameBatch b = train::random_frame_batch(face, batch);
     for (const std::string& precision : o.precisions) {
       try {
@@ -67,16 +65,15 @@ void run_train_bench(const TrainBenchOptions& o) {
         const double seconds = median_timing(o.steps, [&] { step.step(b); }).wall;
         const double ours = batch / seconds;
         if (published > 0)
-          std::printf(" %.3f | %.2fx |", ours, ours / published);
+          cells.insert(cells.end(), {cell("%.3f", ours), cell("%.2fx", ours / published)});
         else
-          std::printf(" %.3f | - |", ours);
+          cells.insert(cells.end(), {cell("%.3f", ours), "-"});
       } catch (const std::exception& e) {
         const std::string message = e.what();
-        std::printf(" unsupported: %s | - |", message.substr(0, message.find('\n')).c_str());
+        cells.insert(cells.end(), {"unsupported: " + message.substr(0, message.find('\n')), "-"});
       }
-      std::fflush(stdout);
     }
-    std::printf("\n");
+    table.row(cells);
   }
 }
 

@@ -32,6 +32,21 @@ std::string machine_header(int argc, char** argv);
 // dropped) and returns the last JSON object it printed; nothing when it failed or printed none.
 std::optional<nlohmann::json> run_json_command(const std::string& command);
 
+// printf into a string: one table cell.
+std::string cell(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
+// A markdown table printed as it is measured: the header when made, then each row as soon as it
+// is known (flushed, so a long run shows its progress). `align` has a letter per column: 'l' for
+// text, 'r' for numbers. A row with fewer cells is padded with "-".
+class Table {
+ public:
+  Table(const std::vector<std::string>& columns, const std::string& align);
+  void row(const std::vector<std::string>& cells) const;
+
+ private:
+  size_t columns_;
+};
+
 // A scratch folder, emptied when made and removed however the measurement ends.
 struct ScratchDir {
   std::filesystem::path path;

@@ -1,4 +1,6 @@
 // `dinet features` as a user runs it.
+#include <fstream>
+
 #include "deepspeech_synthetic.h"
 #include "dinet/audio_features.h"
 #include "test_support.h"
@@ -56,4 +58,18 @@ TEST(FeaturesCommand, BadOutputAndInput) {
   EXPECT_NE(r.output.find("absent.wav"), std::string::npos) << r.output;
   r = dinet::test::run_dinet("features in.wav --type wav2vec -o x.npy");
   EXPECT_NE(r.exit_code, 0);
+}
+
+TEST(FeaturesCommand, RefusesAnExistingOutputWithoutForce) {
+  DINET_REQUIRE_SHARED();
+  dinet::test::TempDir dir;
+  const auto out = dir / "mine.npy";
+  { std::ofstream(out) << "the user's file"; }
+  auto r = dinet::test::run_dinet("features " + real_wav() + " --type mel -o " + out.string() + " --threads 2");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("exists (use --force"), std::string::npos) << r.output;
+  EXPECT_EQ(std::filesystem::file_size(out), 15u);
+  r = dinet::test::run_dinet("features " + real_wav() + " --type mel -o " + out.string() + " --force --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(dinet::read_feature_file(out, 200, 320).size(0), 200);
 }

@@ -159,6 +159,10 @@ TEST(Evaluate, SourceAsItsOwnResultScoresPerfectlyWithSyncFigures) {
   EXPECT_GE(v["psnr_face"].get<double>(), 99.0);
   EXPECT_NEAR(v["ssim_mouth"].get<double>(), 1.0, 1e-6);
   EXPECT_NEAR(v["lmd"].get<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(v["lmd_iod"].get<double>(), 0.0, 1e-9);
+  EXPECT_DOUBLE_EQ(v["seam_ratio"].get<double>(), 1.0);
+  EXPECT_EQ(v["colour_shift_lab"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(v["mouth_sharpness_ratio"].get<double>(), 1.0);
   EXPECT_TRUE(v.contains("sync_offset"));
   EXPECT_EQ(v["sync_score_by_offset"].size(), 15u);  // -7..7
 }

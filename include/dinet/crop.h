@@ -4,7 +4,7 @@
 // The published geometry is kept exactly; its weaknesses are fixed here: windows that leave
 // the frame are padded instead of rejected, a face whose size changes gets one radius per
 // segment instead of aborting the video, windows keep sub-pixel positions, and paste-back
-// blends with a feathered mask instead of a hard rectangle.
+// blends only the lower face in, with a soft edge, instead of a hard rectangle.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "dinet/landmarks.h"
@@ -94,10 +95,37 @@ enum class PasteMode {
   // to 0 across the margin around it (the q-wide border of the top 3R rows, and the bottom
   // q rows the published paste drops), so no seam is visible.
   Feathered,
+  // Only the lower face (lower_face_mask of the frame's landmarks) is taken from the
+  // prediction, its colour matched to the skin just outside the mask: a weak model can
+  // never touch the eyes, the hair or the background, which stay the source's bit for bit.
+  LowerFace,
 };
+// "hard", "feathered", "lower_face"; throws dinet::Error for another name.
+PasteMode parse_paste_mode(const std::string& name);
+
 // Writes a model-space `face` (same type as `frame`, any size with the model aspect) back
-// into `frame` at `window`. Pixels outside the window never change.
+// into `frame` at `window`. Pixels outside the window never change. LowerFace needs the
+// frame's `landmarks` (throws dinet::Error without them) and 8-bit BGR pictures, and changes
+// only pixels inside both the window and the mask.
 void paste_face(cv::Mat& frame, const cv::Mat& face, const CropWindow& window,
-                PasteMode mode = PasteMode::Feathered);
+                PasteMode mode = PasteMode::Feathered, const FaceLandmarks* landmarks = nullptr);
+
+// ---- the lower face ------------------------------------------------------------------
+// Soft edge of the lower-face mask, as a fraction of the face width (jaw points 0-16).
+inline constexpr double kLowerFaceFeather = 0.06;
+
+// A soft mask over part of a frame: `alpha` (CV_32F, roi.size(), 0..1) covers `roi`; every
+// pixel of the frame outside `roi` is 0.
+struct FrameMask {
+  cv::Rect roi;  // inside the frame; empty when the face is outside it
+  cv::Mat alpha;
+};
+// The lower face: the polygon through the jaw (points 2-14) and just under the nose (31-35,
+// moved down by half the soft edge and a pixel so the edge stays off the nostrils), 1 inside, 0 outside,
+// a smoothstep over `feather` x face width centred on the polygon's edge (so a chin that the
+// prediction lowers is not cut at the source's jaw line). The paste and the dub figures
+// (dub_metrics.h) both use this mask.
+FrameMask lower_face_mask(const FaceLandmarks& landmarks, cv::Size frame_size,
+                          double feather = kLowerFaceFeather);
 
 }  // namespace dinet

@@ -4,7 +4,12 @@
 //   PSNR, SSIM   face crop and mouth rectangle, frame by frame (meaningful when the driving
 //                audio is the source's own, so the source is the ground truth)
 //   LMD          mean distance of the 20 mouth landmarks (48-67), result vs source, in
-//                pixels of the model face (so videos of any size compare)
+//                pixels of the model face (so videos of any size compare), and over the
+//                source's inter-ocular distance (lmd_iod, comparable across detectors' crops)
+//   seam, colour, sharpness  around the lower-face paste mask of the source's landmarks
+//                (dub_metrics.h): the result's gradient across the mask's edge over the
+//                source's, the Lab colour shift just inside it, and the mouth's variance of
+//                the Laplacian over the source's
 //   sync         with a SyncNet: the audio-video offset that scores best (frames), the
 //                confidence (best score minus the median over offsets, LSE-C style) and the
 //                mean score at offset 0
@@ -83,6 +88,10 @@ struct VideoEvaluation {
   std::string note;   // non-empty: a figure is missing, and why (the others stand)
   int64_t frames = 0;  // compared (min of both lengths)
   double psnr_face = 0, ssim_face = 0, psnr_mouth = 0, ssim_mouth = 0, lmd = 0;
+  double lmd_iod = 0;  // mouth LMD over the source's inter-ocular distance
+  // Over all frames with a source face: sum of the result's seam gradient over the source's
+  // (1: no seam), mean Lab colour shift, sum of the result's mouth sharpness over the source's.
+  double seam_ratio = NAN, colour_shift_lab = NAN, mouth_sharpness_ratio = NAN;
   // NaN where not computed (no weights, too few frames)
   double lpips_face = NAN, lpips_mouth = NAN, fid = NAN;
   std::vector<double> psnr_face_by_frame, lmd_by_frame, lpips_face_by_frame;

@@ -33,8 +33,9 @@ class AtomicFile {
 // Writes `bytes` to `path` atomically (temporary name, then rename).
 void write_file_atomic(const std::filesystem::path& path, const std::string& bytes);
 
-// Deletes the temporaries (AtomicFile's ".tmp-<pid>-<n>" names) left in `dir` by writers that
-// were killed: their process is gone. A live writer's temporary is never touched.
+// Deletes the temporaries (AtomicFile's ".tmp-<pid>-<n>" names, infer's ".dinet-frames-<pid>-<n>.spill")
+// left in `dir` by writers that were killed: their process is gone. A live writer's temporary is
+// never touched, nor any other file.
 void remove_dead_temporaries(const std::filesystem::path& dir);
 
 // Reads a whole file; throws dinet::Error naming the file when it cannot.

@@ -8,8 +8,8 @@
 // and encode overlap on bounded queues, so memory does not grow with its length); the
 // reference branch runs once per video and frames go through the network in batches;
 // reference frames are chosen over the range of mouth openings, not at random; crops keep
-// sub-pixel positions with one radius per segment, and the face is pasted back with a
-// feathered mask. Faces that change size, leave the frame or vanish for a while no longer
+// sub-pixel positions with one radius per segment, and only the lower face is pasted back,
+// with a soft edge and its colour matched to the skin around it. Faces that change size, leave the frame or vanish for a while no longer
 // abort the video: frames without a face are written unchanged.
 #pragma once
 
@@ -54,7 +54,7 @@ struct InferOptions {
   int threads = 0;     // LibTorch/OpenCV threads; <= 0: every core
 
   uint64_t seed = 0;  // reference frame choice
-  PasteMode paste = PasteMode::Feathered;
+  PasteMode paste = PasteMode::LowerFace;
   // true: one crop radius per segment of similar face size; false: the published radius of
   // the 5 frames around each frame, with integer positions.
   bool segment_radius = true;

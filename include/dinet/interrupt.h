@@ -11,7 +11,8 @@
 
 namespace dinet {
 
-// Installs the handlers for its lifetime; the previous ones come back after. `command` names
+// Installs the handlers for its lifetime; the previous ones come back after. Scopes nest: an
+// inner one (a trainer inside `dinet finetune`) keeps the outer one's handlers. `command` names
 // the program in the one line printed at the first signal ("dinet train frame").
 class InterruptScope {
  public:

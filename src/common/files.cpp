@@ -1,5 +1,6 @@
 #include "dinet/files.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,6 +33,12 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::commit() {
+  // The data reaches the disk before the name does, so a crash cannot leave a final name on
+  // an empty or partial file.
+  if (const int fd = ::open(temp_.c_str(), O_RDONLY); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
   std::error_code ec;
   fs::rename(temp_, final_, ec);
   if (ec) throw Error(final_.string(), "cannot move the finished file into place: " + ec.message());
@@ -67,12 +74,14 @@ void require_file(const fs::path& path, const std::string& what) {
 void remove_dead_temporaries(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return;
-  static const std::regex temporary(R"(.*\.tmp-(\d+)-\d+(\.[A-Za-z0-9]+)?)");
+  // AtomicFile's temporaries and infer's spilled source frames (source_frames.cpp).
+  static const std::regex temporary(R"(.*\.tmp-(\d+)-\d+(\.[A-Za-z0-9]+)?|\.dinet-frames-(\d+)-\d+\.spill)");
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::smatch m;
     const std::string name = entry.path().filename().string();
     if (!std::regex_match(name, m, temporary)) continue;
-    if (fs::exists("/proc/" + m[1].str(), ec)) continue;  // its writer may still be running
+    const std::string pid = m[1].matched ? m[1].str() : m[3].str();
+    if (fs::exists("/proc/" + pid, ec)) continue;  // its writer may still be running
     fs::remove(entry.path(), ec);
   }
 }

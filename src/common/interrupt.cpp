@@ -15,6 +15,9 @@ std::atomic<int> g_signal{0};
 char g_message[256];
 size_t g_message_length = 0;
 struct sigaction g_old_int{}, g_old_term{};
+// Scopes nest (`dinet finetune` runs the trainers, which open their own): only the outermost
+// installs and restores the handlers, so a signal is never lost between two scopes.
+int g_depth = 0;
 
 void on_signal(int signal) {
   g_signal = signal;
@@ -30,6 +33,7 @@ void on_signal(int signal) {
 }  // namespace
 
 InterruptScope::InterruptScope(const std::string& command) {
+  if (g_depth++ > 0) return;
   const std::string message =
       "\n" + command + ": stopping at the next safe point (Ctrl-C again to quit at once)\n";
   g_message_length = std::min(message.size(), sizeof g_message);
@@ -44,6 +48,7 @@ InterruptScope::InterruptScope(const std::string& command) {
 }
 
 InterruptScope::~InterruptScope() {
+  if (--g_depth > 0) return;
   ::sigaction(SIGINT, &g_old_int, nullptr);
   ::sigaction(SIGTERM, &g_old_term, nullptr);
 }

@@ -7,9 +7,11 @@
 
 #include "dinet/audio_features.h"
 #include "dinet/crop.h"
+#include "dinet/dub_metrics.h"
 #include "dinet/error.h"
 #include "dinet/evaluate.h"
 #include "dinet/face.h"
+#include "dinet/face_geometry.h"
 #include "dinet/media.h"
 #include "dinet/networks.h"
 #include "dinet/progress.h"
@@ -91,7 +93,8 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   if (lse) lse_video.emplace(*lse, res_track, src_track);
 
   const int64_t frames = std::min<int64_t>(src_track.size(), res_track.size());
-  std::vector<double> ssim_face, psnr_mouth, ssim_mouth;
+  std::vector<double> ssim_face, psnr_mouth, ssim_mouth, lmd_iod, colour_shift;
+  double seam_result = 0, seam_source = 0, sharpness_result = 0, sharpness_source = 0;
   std::vector<at::Tensor> mouths;
   std::vector<bool> valid;
   cv::Mat src_frame, res_frame;
@@ -111,10 +114,23 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
       if (res_track.success[i] && i < static_cast<int64_t>(src_detected.size()) && src_detected.success[i]) {
         // In model-face pixels, so videos of different sizes compare.
         const double to_model = face.width / src_windows[i]->rect.width;
-        double sum = 0;
-        for (int k = 48; k < 68; ++k)
-          sum += cv::norm(res_track.frames[i][k] - src_detected.frames[i][k]);
-        frame_lmd = sum / 20.0 * to_model;
+        const double distance = mouth_landmark_distance(res_track.frames[i], src_detected.frames[i]);
+        frame_lmd = distance * to_model;
+        lmd_iod.push_back(distance / inter_ocular_distance(src_detected.frames[i]));
+      }
+      // The source's landmarks as read (a CSV is not smoothed here, unlike in `dinet infer`),
+      // so the mask can sit a pixel or two off the one the paste used.
+      const DubFrameFigures figures = res_frame.size() == src_frame.size()
+                                          ? dub_frame_figures(res_frame, src_frame, src_track.frames[i])
+                                          : DubFrameFigures{NAN, NAN, NAN, NAN, NAN, NAN};
+      if (std::isfinite(figures.seam_gradient_dubbed) && std::isfinite(figures.seam_gradient_source)) {
+        seam_result += figures.seam_gradient_dubbed;
+        seam_source += figures.seam_gradient_source;
+        colour_shift.push_back(figures.colour_shift_lab);
+      }
+      if (std::isfinite(figures.mouth_sharpness_dubbed) && std::isfinite(figures.mouth_sharpness_source)) {
+        sharpness_result += figures.mouth_sharpness_dubbed;
+        sharpness_source += figures.mouth_sharpness_source;
       }
       const int64_t n_stills = 3;
       for (int64_t s = 1; s <= n_stills; ++s)
@@ -141,6 +157,10 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   ev.psnr_mouth = eval::mean_of_finite(psnr_mouth);
   ev.ssim_mouth = eval::mean_of_finite(ssim_mouth);
   ev.lmd = eval::mean_of_finite(ev.lmd_by_frame);
+  ev.lmd_iod = eval::mean_of_finite(lmd_iod);
+  ev.colour_shift_lab = eval::mean_of_finite(colour_shift);
+  if (seam_source > 0) ev.seam_ratio = seam_result / seam_source;
+  if (sharpness_source > 0) ev.mouth_sharpness_ratio = sharpness_result / sharpness_source;
   perceptual.finish(ev, ev.frames);
   if (sync) {
     // A clip too short for the offset scan still has its image figures.

@@ -1,7 +1,6 @@
 // The evaluation report: metrics.json and metrics.csv for scripts, report.html for people
 // (one self-contained page: tables, per-frame curves as inline SVG, stills as data URLs).
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -9,83 +8,16 @@
 
 #include "dinet/evaluate.h"
 #include "dinet/files.h"
+#include "eval/html.h"
 
 namespace dinet {
 namespace fs = std::filesystem;
+using eval::fixed;
+using eval::html_escape;
+using eval::jpeg_data_url;
+using eval::number;
+using eval::svg_curve;
 namespace {
-
-// JSON has no NaN: a figure that could not be measured is null.
-nlohmann::json number(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
-
-std::string fixed(double x, int digits = 3) {
-  if (!std::isfinite(x)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
-  return buf;
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string base64(const std::vector<uchar>& bytes) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = bytes[i] << 16 | bytes[i + 1] << 8 | bytes[i + 2];
-    for (int s = 18; s >= 0; s -= 6) out += table[(v >> s) & 63];
-  }
-  if (i < bytes.size()) {
-    const uint32_t v = bytes[i] << 16 | (i + 1 < bytes.size() ? bytes[i + 1] << 8 : 0);
-    out += table[(v >> 18) & 63];
-    out += table[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? table[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-// A line chart of one series; gaps (NaN) break the line. `last_x` labels the right end.
-std::string svg_curve(const std::string& title, const std::vector<double>& values, std::string last_x = "") {
-  if (last_x.empty()) last_x = "frame " + std::to_string(values.size() - 1);
-  double lo = INFINITY, hi = -INFINITY;
-  for (double v : values)
-    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-  if (!std::isfinite(lo)) return "";
-  if (hi - lo < 1e-9) hi = lo + 1;
-  const double w = 560, h = 140, pad = 30;
-  std::ostringstream svg;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h + 20
-      << "' class='curve'><text x='4' y='14'>" << html_escape(title) << "</text>"
-      << "<text x='4' y='" << pad + 4 << "' class='axis'>" << fixed(hi, 2) << "</text>"
-      << "<text x='4' y='" << h + 4 << "' class='axis'>" << fixed(lo, 2) << "</text>"
-      << "<text x='" << w - 80 << "' y='" << h + 16 << "' class='axis'>" << html_escape(last_x)
-      << "</text><path d='";
-  bool pen_up = true;
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      pen_up = true;
-      continue;
-    }
-    const double x = 50 + (w - 60) * (values.size() > 1 ? double(i) / (values.size() - 1) : 0.5);
-    const double y = pad + (h - pad) * (1 - (values[i] - lo) / (hi - lo));
-    svg << (pen_up ? "M" : "L") << fixed(x, 1) << " " << fixed(y, 1) << " ";
-    pen_up = false;
-  }
-  svg << "' fill='none' stroke='#2a6fdb' stroke-width='1.5'/></svg>";
-  return svg.str();
-}
 
 nlohmann::json to_json(const VideoEvaluation& v) {
   nlohmann::json j = {{"name", v.name}, {"result", v.result.string()}, {"source", v.source.string()}};
@@ -99,6 +31,10 @@ nlohmann::json to_json(const VideoEvaluation& v) {
   j["psnr_mouth"] = number(v.psnr_mouth);
   j["ssim_mouth"] = number(v.ssim_mouth);
   j["lmd"] = number(v.lmd);
+  j["lmd_iod"] = number(v.lmd_iod);
+  j["seam_ratio"] = number(v.seam_ratio);
+  j["colour_shift_lab"] = number(v.colour_shift_lab);
+  j["mouth_sharpness_ratio"] = number(v.mouth_sharpness_ratio);
   j["lpips_face"] = number(v.lpips_face);
   j["lpips_mouth"] = number(v.lpips_mouth);
   j["fid"] = number(v.fid);
@@ -118,9 +54,10 @@ nlohmann::json to_json(const VideoEvaluation& v) {
   return j;
 }
 
-const char* kColumns[] = {"name",        "frames",     "psnr_face", "ssim_face",   "psnr_mouth",
-                          "ssim_mouth",  "lmd",        "lpips_face", "lpips_mouth", "fid",
-                          "sync_offset", "sync_confidence", "sync_score", "lse_c",   "lse_d",
+const char* kColumns[] = {"name",        "frames",     "psnr_face",  "ssim_face",        "psnr_mouth",
+                          "ssim_mouth",  "lmd",        "lmd_iod",    "seam_ratio",       "colour_shift_lab",
+                          "mouth_sharpness_ratio",     "lpips_face", "lpips_mouth",      "fid",
+                          "sync_offset", "sync_confidence", "sync_score", "lse_c",          "lse_d",
                           "lse_offset",  "error",      "note"};
 
 std::vector<std::string> row(const VideoEvaluation& v) {
@@ -134,6 +71,10 @@ std::vector<std::string> row(const VideoEvaluation& v) {
           ok ? fixed(v.psnr_mouth) : "",
           ok ? fixed(v.ssim_mouth, 4) : "",
           ok ? fixed(v.lmd) : "",
+          ok ? fixed(v.lmd_iod, 4) : "",
+          ok ? fixed(v.seam_ratio, 3) : "",
+          ok ? fixed(v.colour_shift_lab, 2) : "",
+          ok ? fixed(v.mouth_sharpness_ratio, 3) : "",
           ok ? fixed(v.lpips_face, 4) : "",
           ok ? fixed(v.lpips_mouth, 4) : "",
           ok ? fixed(v.fid, 2) : "",
@@ -206,7 +147,9 @@ std::string html_page(const Evaluation& evaluation, const EvaluateOptions& optio
     << html_escape(options.test_video_dir.string())
     << "</code>. PSNR/SSIM compare the face crop and the mouth rectangle with the source (ground "
        "truth when the driving audio is the source's own); LMD is the mean mouth-landmark distance "
-       "in model-face pixels; sync figures come from "
+       "in model-face pixels (lmd_iod: over the inter-ocular distance); seam_ratio (1: no seam), "
+       "colour_shift_lab and mouth_sharpness_ratio (1: as sharp as the source) are taken around the "
+       "lower-face paste mask of the source's landmarks; sync figures come from "
     << (options.syncnet_path.empty() ? std::string("no SyncNet (none given)")
                                      : "<code>" + html_escape(options.syncnet_path.string()) + "</code>")
     << ".</p>" << perceptual_html(evaluation) << lse_html(evaluation) << "<table><tr>";
@@ -235,9 +178,7 @@ std::string html_page(const Evaluation& evaluation, const EvaluateOptions& optio
     }
     h << "<div><p>Source | result</p>";
     for (const cv::Mat& still : v.stills) {
-      std::vector<uchar> jpeg;
-      cv::imencode(".jpg", still, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
-      h << "<img src='data:image/jpeg;base64," << base64(jpeg) << "'>";
+      h << "<img src='" << jpeg_data_url(still) << "'>";
     }
     h << "</div>";
   }

@@ -128,6 +128,7 @@ DubResult Dubber::dub(const DubJob& job) {
   const bool made_dir = !fs::exists(dir);
   try {
     fs::create_directories(dir);
+    remove_dead_temporaries(dir);  // an earlier dub killed here left its temporaries
     infer::SourceFrames frames(job.source_video, faces.frames(), result.frames, dir);
     VideoWriter writer(job.output, faces.frame_size.width, faces.frame_size.height, o.video, &sound);
     std::unique_ptr<Progress> progress;
@@ -138,6 +139,7 @@ DubResult Dubber::dub(const DubJob& job) {
     input.frames = &frames;
     input.source_frames = faces.frames();
     input.windows = &faces.windows;
+    input.landmarks = &faces.track;
     input.features = features;
     input.face = face;
     input.batch_size = o.batch_size;

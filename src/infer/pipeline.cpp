@@ -16,6 +16,7 @@ namespace {
 struct Batch {
   std::vector<cv::Mat> frames;                    // whole source frames, pasted into in place
   std::vector<std::optional<CropWindow>> windows;  // per frame; none: written unchanged
+  std::vector<const FaceLandmarks*> landmarks;     // per frame; null without a landmark track
   at::Tensor source, audio;                        // network inputs of the frames with a face
   at::Tensor faces;                                // network output: (k, H, W, 3) BGR uint8
 };
@@ -42,8 +43,10 @@ Batch make_batch(const PipelineInput& in, const at::Tensor& padded, int64_t begi
   const cv::Rect hole = in.face.mouth_rect();
   for (int64_t t = begin; t < begin + count; ++t) {
     batch.frames.push_back(in.frames->next());
-    const auto& window = (*in.windows)[ping_pong_index(t, in.source_frames)];
+    const int64_t source = ping_pong_index(t, in.source_frames);
+    const auto& window = (*in.windows)[source];
     batch.windows.push_back(window);
+    batch.landmarks.push_back(in.landmarks ? &in.landmarks->frames[source] : nullptr);
     if (!window) continue;
     at::Tensor face = face_tensor(crop_face(batch.frames.back(), *window, in.face.size()));
     face.narrow(1, hole.y, hole.height).narrow(2, hole.x, hole.width).zero_();
@@ -65,7 +68,7 @@ void paste_and_write(Batch& batch, PasteMode paste, VideoWriter& writer, Pipelin
       const at::Tensor pixels = batch.faces[face++];
       const cv::Mat generated(static_cast<int>(pixels.size(0)), static_cast<int>(pixels.size(1)), CV_8UC3,
                               pixels.data_ptr());
-      paste_face(batch.frames[k], generated, *batch.windows[k], paste);
+      paste_face(batch.frames[k], generated, *batch.windows[k], paste, batch.landmarks[k]);
     } else {
       ++stats.frames_without_face;
     }

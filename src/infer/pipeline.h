@@ -25,10 +25,11 @@ struct PipelineInput {
   SourceFrames* frames = nullptr;  // yields the output frames' sources in order
   int64_t source_frames = 0;
   const std::vector<std::optional<CropWindow>>* windows = nullptr;  // per source frame
+  const LandmarkTrack* landmarks = nullptr;  // per source frame; needed by PasteMode::LowerFace
   at::Tensor features;  // (output frames, channels): one row per output frame
   FaceSize face;
   int batch_size = 4;
-  PasteMode paste = PasteMode::Feathered;
+  PasteMode paste = PasteMode::LowerFace;
 };
 
 struct PipelineStats {

@@ -8,12 +8,11 @@
 #include <random>
 
 #include "dinet/error.h"
+#include "dinet/face_geometry.h"
 #include "dinet/media.h"
 
 namespace dinet::infer {
 namespace {
-
-double distance(const cv::Point2f& a, const cv::Point2f& b) { return std::hypot(a.x - b.x, a.y - b.y); }
 
 bool inside(const CropWindow& window, cv::Size frame) {
   const cv::Rect2f& r = window.rect;
@@ -29,12 +28,6 @@ std::vector<int64_t> prefer(const std::vector<int64_t>& frames, size_t minimum,
 }
 
 }  // namespace
-
-double mouth_opening(const FaceLandmarks& p) {
-  // Inner lips: 61/67, 62/66, 63/65 face each other; 48 and 54 are the mouth corners.
-  const double gap = (distance(p[61], p[67]) + distance(p[62], p[66]) + distance(p[63], p[65])) / 3;
-  return gap / std::max(1.0, distance(p[48], p[54]));
-}
 
 std::vector<int64_t> choose_reference_frames(const LandmarkTrack& track,
                                              const std::vector<std::optional<CropWindow>>& windows,

@@ -1,7 +1,7 @@
 // The five reference faces the generator copies appearance from. The published script picks
 // five frames at random, so a video whose speaker rests with a closed mouth often gets five
 // closed mouths and teeth can never appear. Here they are spread over the range of mouth
-// openings (quantiles of the inner-lip opening), drawn from frames whose landmarks are
+// openings (quantiles of `mouth_opening`, face_geometry.h), drawn from frames whose landmarks are
 // confident, and reproducible for a given seed.
 #pragma once
 
@@ -16,9 +16,6 @@
 #include "dinet/landmarks.h"
 
 namespace dinet::infer {
-
-// Inner-lip opening over mouth width: 0 for closed lips, about 0.5 wide open.
-double mouth_opening(const FaceLandmarks& landmarks);
 
 // `count` frame indices among the first `usable` frames that have a window: candidates
 // sorted by mouth opening are cut into `count` quantile bins and one frame is drawn from

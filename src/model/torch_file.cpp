@@ -103,10 +103,14 @@ TorchValue load_legacy(const fs::path& file) {
 
   // Storage data comes after the object: allocate now, fill once the key list is known.
   std::map<std::string, at::Tensor> storages;
-  const size_t file_size = mapped.bytes().size();
+  // Every storage's bytes follow in the file, so together they cannot be larger than it: a
+  // malformed file must not make us allocate more than its own size.
+  const uint64_t file_size = mapped.bytes().size();
+  uint64_t allocated = 0;
   const TorchValue object = next_pickle([&](const pickle::StorageRef& ref) {
-    if (static_cast<uint64_t>(ref.numel) > file_size / element_size(ref.dtype))
-      throw Error("storage " + ref.key + " is larger than the file");
+    if (static_cast<uint64_t>(ref.numel) > (file_size - allocated) / element_size(ref.dtype))
+      throw Error("storage " + ref.key + " is larger than what is left of the file");
+    allocated += static_cast<uint64_t>(ref.numel) * element_size(ref.dtype);
     at::Tensor data = at::empty({ref.numel}, at::TensorOptions().dtype(ref.dtype));
     storages.emplace(ref.key, data);
     return data;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "dinet/face_geometry.h"
 #include "dinet/landmarks.h"
 
 namespace dinet::train {
@@ -28,7 +29,7 @@ std::vector<std::array<float, kLipMeasures>> lip_measures(const LandmarkTrack& t
     const FaceLandmarks& p = track.frames[f];
     const float nose_chin = p[8].y - p[27].y;
     if (!track.success[f] || !(nose_chin > 0)) continue;
-    out[f] = {(p[66].y - p[62].y) / nose_chin, (p[54].x - p[48].x) / nose_chin};
+    out[f] = {float(inner_lip_gap(p) / nose_chin), float(mouth_width(p) / nose_chin)};
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // The mouth's shape in each frame, from the landmark CSVs that `dinet prepare` (or OpenFace)
-// wrote beside the crops: inner-lip opening (y66 - y62) and mouth width (x54 - x48), both over
+// wrote beside the crops: inner-lip gap and mouth width (face_geometry.h), both over
 // the nose-to-chin length (y8 - y27) so that they do not depend on the face's size. SyncNet
 // training regresses them from its mouth embedding (a training-only head): without that
 // signal its face encoder does not learn to look at the lips (docs/training.md).

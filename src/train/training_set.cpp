@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 
@@ -31,7 +32,7 @@ fs::path resolve_path(std::string text, const fs::path& json_dir) {
 // "video/000003/000027.jpg" -> 27; nullopt when the stem is not a number.
 std::optional<int64_t> frame_number(const std::string& name) {
   const std::string stem = fs::path(name).stem().string();
-  if (stem.empty() || !std::all_of(stem.begin(), stem.end(), ::isdigit)) return std::nullopt;
+  if (stem.empty() || !std::all_of(stem.begin(), stem.end(), [](unsigned char c) { return std::isdigit(c); })) return std::nullopt;
   return std::stoll(stem);
 }
 

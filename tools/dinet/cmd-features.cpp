@@ -17,6 +17,7 @@ struct FeaturesOptions {
   std::string deepspeech_model;
   std::string deepspeech_precision = "fp32";
   std::string output;
+  bool force = false;
   int threads = 0;
 };
 
@@ -25,6 +26,8 @@ void run_features(const FeaturesOptions& options) {
   const std::filesystem::path output = options.output;
   if (output.extension() != ".txt" && output.extension() != ".npy")
     throw Error(options.output, "the output must end in .txt (numpy savetxt) or .npy");
+  if (std::filesystem::exists(output) && !options.force)
+    throw Error(options.output, "exists (use --force to overwrite it)");
   const auto start = std::chrono::steady_clock::now();
   const AudioFeatureExtractor extractor({options.type, options.deepspeech_model,
                                          deepspeech_precision(options.deepspeech_precision)});
@@ -67,6 +70,7 @@ void setup_features(CLI::App& app) {
                    "output file: .txt (numpy savetxt, as the published <video>_deepspeech.txt) "
                    "or .npy (float32); written atomically")
       ->required();
+  verb->add_flag("--force", options->force, "overwrite the output file if it exists");
   add_threads_option(verb, options->threads);
   verb->callback([options] { run_features(*options); });
 }

@@ -13,7 +13,7 @@ struct InferCliOptions {
   InferOptions infer;
   std::string source_video, driving_audio, landmark_csv;
   std::string res_video_dir = "./asserts/inference_result";
-  std::string precision = "auto", paste = "feathered", crop_radius = "segment";
+  std::string precision = "auto", paste = "lower_face", crop_radius = "segment";
   bool quiet = false;
   // The published script's channel options: the checkpoint decides; given, they must agree.
   int source_channel = 3, ref_channel = 15;
@@ -33,7 +33,7 @@ void run_infer(InferCliOptions& o) {
     throw Error("--source_channel/--ref_channel: the DINet generator takes 3 and 15 (5 RGB references)");
   InferOptions& infer = o.infer;
   infer.precision = o.precision == "auto" ? automatic_precision(infer.device) : parse_precision(o.precision);
-  infer.paste = o.paste == "hard" ? PasteMode::Hard : PasteMode::Feathered;
+  infer.paste = parse_paste_mode(o.paste);
   infer.segment_radius = o.crop_radius == "segment";
   infer.show_progress = !o.quiet;
 
@@ -127,9 +127,11 @@ void setup_infer(CLI::App& app) {
   verb->add_option("--device", infer.device, "cpu or cuda (default: cpu)")->check(CLI::IsMember({"cpu", "cuda"}));
   verb->add_option("--seed", infer.seed, "seed of the reference frame choice (default: 0)");
   verb->add_option("--paste", o->paste,
-                   "feathered: blend the face in with a soft edge; hard: the published rectangle "
-                   "(default: feathered)")
-      ->check(CLI::IsMember({"feathered", "hard"}));
+                   "lower_face: only the lower face (jaw, cheeks, up to under the nose, from the "
+                   "landmarks) with a soft edge and its colour matched to the skin around it; the "
+                   "eyes, hair and background stay the source's; feathered: the whole face crop "
+                   "blended in with a soft edge; hard: the published rectangle (default: lower_face)")
+      ->check(CLI::IsMember({"lower_face", "feathered", "hard"}));
   verb->add_option("--crop_radius", o->crop_radius,
                    "segment: one crop size per stretch of similar face size, sub-pixel position; "
                    "published: per frame from the 5 frames around it, integer position (default: segment)")
