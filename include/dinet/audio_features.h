@@ -68,7 +68,13 @@ void write_feature_file(const std::filesystem::path& file, const at::Tensor& fea
 // The published front end's samples: 16 kHz (resampled when needed), int16 by truncation
 // toward zero, as `resampled.astype(np.int16)` in the published code.
 std::vector<int16_t> deepspeech_pcm(const Audio& audio);
-// python_speech_features mfcc(pcm, 16000, numcep=26): (N_mfcc, 26) float64.
+// python_speech_features 0.6 mfcc(pcm, 16000, numcep=cepstra) with its other defaults (25 ms
+// rectangular frames every 10 ms, pre-emphasis 0.97, NFFT 512, 26 filters, lifter 22, c0
+// replaced by the log energy) on 16 kHz int16 samples: (N_mfcc, cepstra) float64, N_mfcc =
+// 1 + ceil((samples - 400) / 160), 1 when samples <= 400. Throws dinet::Error unless
+// 1 <= cepstra <= 26. The DeepSpeech front end takes 26 cepstra, the LSE SyncNet 13.
+at::Tensor speech_features_mfcc(const std::vector<int16_t>& pcm, int cepstra);
+// speech_features_mfcc(pcm, 26), the published DeepSpeech front end's.
 at::Tensor deepspeech_mfcc(const std::vector<int16_t>& pcm);
 // Every second MFCC frame with 9 frames of zero-padded context on each side, flattened to
 // 494 and normalised by the global mean and std: (T_ds, 494) float32, the network input.

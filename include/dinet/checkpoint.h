@@ -27,10 +27,18 @@ using StateDict = std::vector<std::pair<std::string, at::Tensor>>;
 StateDict read_state_dict(const std::filesystem::path& file,
                           const std::vector<std::string>& path_in_file);
 
+// Whether BatchNorm's `num_batches_tracked` buffers may be missing from a state dict. Files
+// saved before PyTorch 0.4.1 (syncnet_python's syncnet_v2.model) have none; the counter only
+// drives training with momentum=None, so an evaluation network may leave it at 0.
+enum class BatchCounters { required, may_be_absent };
+
 // Copies `state` into the module's parameters and buffers by name (no autograd). Throws one
 // dinet::Error that lists every missing key, unexpected key and shape mismatch by name;
-// `source` (usually the file name) starts the message.
-void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& source);
+// `source` (usually the file name) starts the message. With BatchCounters::may_be_absent a
+// missing `*.num_batches_tracked` is not an error (the buffer keeps its value); every other
+// key is still required.
+void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& source,
+                     BatchCounters batch_counters = BatchCounters::required);
 
 // The module's parameters and buffers (BatchNorm's num_batches_tracked included) in PyTorch's
 // state_dict() order: module by module, its own parameters, then its own buffers, then its

@@ -20,8 +20,11 @@
 //   FID          (Heusel et al. 2017, pytorch-fid's Inception) result face crops against source
 //                face crops, over all videos (and per video when it has enough frames), when
 //                the user gives pytorch-fid's weights
+//   LSE-C, LSE-D the published lip-sync metrics: joonson/syncnet_python's SyncNet
+//                (syncnet_v2.model, user-supplied) on its MFCC and 224x224 face crops, offsets
+//                of +-15 frames; the face box comes from our landmarks, not S3FD
 //
-// Without their weights LPIPS and FID are reported as not computed, with the reason
+// Without their weights LPIPS, FID and LSE are reported as not computed, with the reason
 // (docs/evaluation.md).
 #pragma once
 
@@ -52,6 +55,7 @@ struct EvaluateOptions {
   std::filesystem::path lpips_weights;   // the lpips package's alex.pth (or vgg.pth); empty: no LPIPS
   std::filesystem::path lpips_backbone;  // torchvision's alexnet-owt-7be5be79.pth (or vgg16-397923af.pth)
   std::filesystem::path fid_weights;     // pytorch-fid's pt_inception-2015-12-05-6726825d.pth; empty: no FID
+  std::filesystem::path lse_model;       // syncnet_python's syncnet_v2.model; empty: no LSE-C/LSE-D
 };
 
 // A video's own FID needs this many face crops; fewer give a covariance too rough to mean much
@@ -64,6 +68,17 @@ struct SyncFigures {
   double score = 0;       // mean score at offset 0
   std::vector<double> score_by_offset;     // -max_offset..max_offset
   std::vector<double> score_by_frame;      // at offset 0, NaN where not scored
+};
+
+// LSE-C and LSE-D (docs/evaluation.md): syncnet_python's SyncNet over 5-frame windows of
+// 224x224 face crops, audio shifted by -15..15 frames (run_syncnet.py, vshift 15).
+struct LseFigures {
+  int offset = 0;           // AV offset, frames: 15 - the shift of least mean distance
+                            // (syncnet_python's sign: negative when the audio comes late)
+  double confidence = 0;    // LSE-C: median over shifts of the mean distance, minus LSE-D
+  double distance = 0;      // LSE-D: the least mean distance over shifts
+  int64_t windows = 0;      // 5-frame windows scored
+  std::vector<double> mean_distance;  // 31 shifts in syncnet_python's order (offset 15..-15)
 };
 
 struct VideoEvaluation {
@@ -81,6 +96,7 @@ struct VideoEvaluation {
   double lpips_face = NAN, lpips_mouth = NAN, fid = NAN;
   std::vector<double> psnr_face_by_frame, lmd_by_frame, lpips_face_by_frame;
   std::optional<SyncFigures> sync;
+  std::optional<LseFigures> lse;  // absent: no --lse_model, or see `note`
   std::vector<cv::Mat> stills;  // source face | result face, side by side (BGR)
 };
 
@@ -90,6 +106,10 @@ struct Evaluation {
   double fid = NAN;            // all result face crops against all source face crops
   int64_t fid_frames = 0;      // face crops on each side
   std::string lpips_absent, fid_absent;  // why LPIPS / the set's FID is not computed
+  // LSE-C/LSE-D of the set: the mean over the videos that have them (as Wav2Lip's scripts).
+  double lse_c = NAN, lse_d = NAN;
+  int64_t lse_videos = 0;
+  std::string lse_absent;  // why LSE-C/LSE-D are not computed
 };
 
 // The result videos in options.result_dir paired with their sources. A video that fails is

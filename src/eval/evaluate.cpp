@@ -17,6 +17,7 @@
 #include "dinet/progress.h"
 #include "dinet/torch_file.h"
 #include "eval/frechet.h"
+#include "eval/lse_video.h"
 #include "eval/perceptual_figures.h"
 #include "eval/sync_score.h"
 
@@ -71,7 +72,8 @@ at::Tensor to_rgb_tensor(const cv::Mat& bgr) {
 
 VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, const fs::path& csv,
                               const EvaluateOptions& options, const LandmarkModel& landmarks,
-                              SyncModel* sync, int mouth_region_size, eval::PerceptualFrames& perceptual) {
+                              SyncModel* sync, int mouth_region_size, eval::PerceptualFrames& perceptual,
+                              eval::LseSyncNet* lse) {
   VideoEvaluation ev;
   ev.result = result;
   ev.source = source;
@@ -87,6 +89,8 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   const auto res_windows = crop_windows(res_track);
   const FaceSize face = face_size(mouth_region_size);
   const cv::Rect mouth = face.mouth_rect();
+  std::optional<eval::LseVideo> lse_video;
+  if (lse) lse_video.emplace(*lse, res_track, src_track);
 
   const int64_t frames = std::min<int64_t>(src_track.size(), res_track.size());
   std::vector<double> ssim_face, psnr_mouth, ssim_mouth, lmd_iod, colour_shift;
@@ -97,6 +101,7 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   for (int64_t i = 0; i < frames; ++i) {
     if (!source_reader.read(src_frame) || !result_reader.read(res_frame)) break;
     ++ev.frames;
+    if (lse_video) lse_video->add(res_frame);
     double frame_psnr = std::nan(""), frame_lmd = std::nan("");
     if (src_windows[i]) {
       const cv::Mat a = crop_face(src_frame, *src_windows[i], face.size());
@@ -167,6 +172,13 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
       ev.note = std::string("no lip-sync figures: ") + e.what();
     }
   }
+  if (lse_video) {
+    try {
+      ev.lse = lse_video->finish(result);
+    } catch (const Error& e) {
+      ev.note += (ev.note.empty() ? "" : "; ") + std::string("no LSE-C/LSE-D: ") + e.what();
+    }
+  }
   return ev;
 }
 
@@ -188,6 +200,8 @@ Evaluation evaluate_results(const EvaluateOptions& options, Progress* progress) 
   if (results.empty()) throw Error(options.result_dir.string(), "no .mp4 results to evaluate");
 
   eval::PerceptualNetworks perceptual = eval::load_perceptual_networks(options);
+  eval::LseSyncNet lse{nullptr};
+  if (!options.lse_model.empty()) lse = eval::load_lse_syncnet(options.lse_model);
   std::unique_ptr<SyncModel> sync;
   if (!options.syncnet_path.empty()) sync = std::make_unique<SyncModel>(load_sync_model(options));
   const int mouth_region_size =
@@ -209,7 +223,7 @@ Evaluation evaluate_results(const EvaluateOptions& options, Progress* progress) 
       if (!fs::exists(source)) throw Error(source.string(), "no source video for " + result.filename().string());
       eval::PerceptualFrames frames(perceptual, face.mouth_rect());
       ev = evaluate_pair(result, source, landmark_dir / (stem + ".csv"), options, landmarks, sync.get(),
-                         mouth_region_size, frames);
+                         mouth_region_size, frames, lse ? &lse : nullptr);
       if (const at::Tensor features = frames.result_features(); features.defined()) {
         all_results.push_back(features);
         all_sources.push_back(frames.source_features());
@@ -225,6 +239,7 @@ Evaluation evaluate_results(const EvaluateOptions& options, Progress* progress) 
     if (progress) progress->advance();
   }
   out.fid_absent = perceptual.fid_absent;
+  eval::summarise_lse(out, lse ? "" : "no --lse_model (syncnet_python's syncnet_v2.model) given");
   if (perceptual.inception) {
     out.fid_frames = 0;
     for (const at::Tensor& features : all_results) out.fid_frames += features.size(0);

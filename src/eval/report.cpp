@@ -46,6 +46,10 @@ nlohmann::json to_json(const VideoEvaluation& v) {
     for (double s : v.sync->score_by_offset) by_offset.push_back(number(s));
     j["sync_score_by_offset"] = by_offset;
   }
+  // LSE-C/LSE-D: null when not computed (no --lse_model, or the video's note says why).
+  j["lse_c"] = v.lse ? number(v.lse->confidence) : nlohmann::json();
+  j["lse_d"] = v.lse ? number(v.lse->distance) : nlohmann::json();
+  j["lse_offset"] = v.lse ? nlohmann::json(v.lse->offset) : nlohmann::json();
   if (!v.note.empty()) j["note"] = v.note;
   return j;
 }
@@ -53,11 +57,13 @@ nlohmann::json to_json(const VideoEvaluation& v) {
 const char* kColumns[] = {"name",        "frames",     "psnr_face",  "ssim_face",        "psnr_mouth",
                           "ssim_mouth",  "lmd",        "lmd_iod",    "seam_ratio",       "colour_shift_lab",
                           "mouth_sharpness_ratio",     "lpips_face", "lpips_mouth",      "fid",
-                          "sync_offset", "sync_confidence", "sync_score", "error",          "note"};
+                          "sync_offset", "sync_confidence", "sync_score", "lse_c",          "lse_d",
+                          "lse_offset",  "error",      "note"};
 
 std::vector<std::string> row(const VideoEvaluation& v) {
   const bool ok = v.error.empty();
   const bool s = ok && v.sync.has_value();
+  const bool lse = ok && v.lse.has_value();
   return {v.name,
           ok ? std::to_string(v.frames) : "",
           ok ? fixed(v.psnr_face) : "",
@@ -75,6 +81,9 @@ std::vector<std::string> row(const VideoEvaluation& v) {
           s ? std::to_string(v.sync->offset) : "",
           s ? fixed(v.sync->confidence, 4) : "",
           s ? fixed(v.sync->score, 4) : "",
+          lse ? fixed(v.lse->confidence, 3) : "",
+          lse ? fixed(v.lse->distance, 3) : "",
+          lse ? std::to_string(v.lse->offset) : "",
           v.error,
           v.note};
 }
@@ -109,6 +118,22 @@ std::string perceptual_html(const Evaluation& e) {
   return "<p>" + html_escape(lpips) + ". " + fid + ".</p>";
 }
 
+// The set's LSE-C/LSE-D (means over the videos scored), or why they are not computed.
+nlohmann::json lse_json(const Evaluation& e) {
+  nlohmann::json lse = {{"lse_c", number(e.lse_c)}, {"lse_d", number(e.lse_d)}, {"videos", e.lse_videos},
+                        {"face_box", "from dlib's 68 landmarks, not syncnet_python's S3FD (docs/evaluation.md)"}};
+  if (!e.lse_absent.empty()) lse["not_computed"] = e.lse_absent;
+  return lse;
+}
+
+std::string lse_html(const Evaluation& e) {
+  if (!e.lse_absent.empty()) return "<p>LSE-C/LSE-D not computed (" + html_escape(e.lse_absent) + ").</p>";
+  return "<p>LSE-C <b>" + fixed(e.lse_c, 3) + "</b>, LSE-D <b>" + fixed(e.lse_d, 3) + "</b> (mean over " +
+         std::to_string(e.lse_videos) +
+         " videos; syncnet_python's SyncNet, face box from our landmarks instead of S3FD, so not exactly a "
+         "paper's figure).</p>";
+}
+
 std::string html_page(const Evaluation& evaluation, const EvaluateOptions& options) {
   const std::vector<VideoEvaluation>& videos = evaluation.videos;
   std::ostringstream h;
@@ -127,7 +152,7 @@ std::string html_page(const Evaluation& evaluation, const EvaluateOptions& optio
        "lower-face paste mask of the source's landmarks; sync figures come from "
     << (options.syncnet_path.empty() ? std::string("no SyncNet (none given)")
                                      : "<code>" + html_escape(options.syncnet_path.string()) + "</code>")
-    << ".</p>" << perceptual_html(evaluation) << "<table><tr>";
+    << ".</p>" << perceptual_html(evaluation) << lse_html(evaluation) << "<table><tr>";
   for (const char* c : kColumns) h << "<th>" << c << "</th>";
   h << "</tr>";
   for (const auto& v : videos) {
@@ -168,6 +193,7 @@ void write_evaluation_report(const fs::path& dir, const Evaluation& evaluation, 
   nlohmann::json all = nlohmann::json::array();
   for (const auto& v : videos) all.push_back(to_json(v));
   nlohmann::json metrics = perceptual_json(evaluation);
+  metrics["lse"] = lse_json(evaluation);
   metrics["videos"] = all;
   write_file_atomic(dir / "metrics.json", metrics.dump(2) + "\n");
 

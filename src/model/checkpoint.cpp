@@ -34,6 +34,12 @@ void collect(const torch::nn::Module& module, const std::string& prefix, StateDi
     collect(*child.value(), prefix + child.key() + ".", out);
 }
 
+// BatchNorm's step counter: `<module>.num_batches_tracked`, or the bare name at the top.
+bool is_batch_counter(const std::string& name) {
+  constexpr std::string_view counter = "num_batches_tracked";
+  return name == counter || name.ends_with("." + std::string(counter));
+}
+
 }  // namespace
 
 StateDict state_dict_from_value(const TorchValue& dict, const std::string& source) {
@@ -74,7 +80,8 @@ StateDict read_state_dict(const std::filesystem::path& file,
   return state_dict_from_value(*node, file.string() + (where.empty() ? "" : " " + where));
 }
 
-void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& source) {
+void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& source,
+                     BatchCounters batch_counters) {
   const StateDict own = module_state_dict(module);
   std::unordered_map<std::string, const at::Tensor*> given;
   for (const auto& [name, tensor] : state) given[name] = &tensor;
@@ -84,7 +91,8 @@ void load_state_dict(torch::nn::Module& module, const StateDict& state, const st
     known.insert(name);
     const auto it = given.find(name);
     if (it == given.end()) {
-      missing.push_back(name);
+      if (!(batch_counters == BatchCounters::may_be_absent && is_batch_counter(name)))
+        missing.push_back(name);
     } else if (it->second->sizes() != target.sizes()) {
       mismatched.push_back(name + " (file " + shape_text(it->second->sizes()) + ", network " +
                            shape_text(target.sizes()) + ")");
@@ -101,7 +109,8 @@ void load_state_dict(torch::nn::Module& module, const StateDict& state, const st
     throw Error(source, problem);
   }
   torch::NoGradGuard no_grad;
-  for (const auto& [name, target] : own) target.copy_(*given.at(name));
+  for (const auto& [name, target] : own)
+    if (const auto it = given.find(name); it != given.end()) target.copy_(*it->second);
 }
 
 StateDict module_state_dict(const torch::nn::Module& module) {

@@ -48,6 +48,7 @@ void run_evaluate(EvaluateArgs& args) {
     if (std::isfinite(v.lpips_face)) std::printf(", LPIPS face %.4f, mouth %.4f", v.lpips_face, v.lpips_mouth);
     if (std::isfinite(v.fid)) std::printf(", FID %.2f", v.fid);
     if (v.sync) std::printf(", sync offset %d, confidence %.3f", v.sync->offset, v.sync->confidence);
+    if (v.lse) std::printf(", LSE-C %.3f, LSE-D %.3f, offset %d", v.lse->confidence, v.lse->distance, v.lse->offset);
     if (!v.note.empty()) std::printf(" (%s)", v.note.c_str());
     std::printf("\n");
   }
@@ -56,6 +57,10 @@ void run_evaluate(EvaluateArgs& args) {
                 static_cast<long long>(evaluation.fid_frames));
   else std::printf("FID not computed: %s\n", evaluation.fid_absent.c_str());
   if (evaluation.lpips_backbone.empty()) std::printf("LPIPS not computed: %s\n", evaluation.lpips_absent.c_str());
+  if (evaluation.lse_absent.empty())
+    std::printf("LSE-C %.3f, LSE-D %.3f (mean over %lld videos; face box from our landmarks, not S3FD)\n",
+                evaluation.lse_c, evaluation.lse_d, static_cast<long long>(evaluation.lse_videos));
+  else std::printf("LSE-C/LSE-D not computed: %s\n", evaluation.lse_absent.c_str());
   std::printf("report: %s\n", (o.output_dir / "report.html").c_str());
   if (failed) throw Error(std::to_string(failed) + " of " + std::to_string(videos.size()) +
                           " videos could not be evaluated (see above)");
@@ -68,7 +73,7 @@ void setup_evaluate(CLI::App& app) {
   auto* verb = app.add_subcommand(
       "evaluate",
       "Measure dubbed videos against their sources: PSNR/SSIM (face, mouth), mouth landmark "
-      "distance, lip-sync offset and confidence, LPIPS and FID (with their weights); writes "
+      "distance, lip-sync offset and confidence, LPIPS, FID and LSE-C/LSE-D (with their weights); writes "
       "metrics.json, metrics.csv, report.html");
   EvaluateOptions& o = args->options;
   verb->add_option("--inference_result_dir,--result_dir", o.result_dir,
@@ -103,6 +108,10 @@ void setup_evaluate(CLI::App& app) {
   verb->add_option("--fid_weights", o.fid_weights,
                    "pytorch-fid's pt_inception-2015-12-05-6726825d.pth, for FID (over all videos, and per "
                    "video from " + std::to_string(kMinFramesForVideoFid) + " frames). Without it FID is not computed");
+  verb->add_option("--lse_model", o.lse_model,
+                   "syncnet_python's syncnet_v2.model (user-supplied, see docs/evaluation.md), for LSE-C and "
+                   "LSE-D as papers report them (offsets of +-15 frames; face box from our landmarks, not "
+                   "S3FD). Without it they are null in metrics.json");
   add_threads_option(verb, args->threads);
   verb->callback([args] { run_evaluate(*args); });
 }
