@@ -203,7 +203,7 @@ SelfReconOptions selfrecon_options(const FinetuneOptions& o, const RunPaths& pat
 }
 
 // Measures `model` on the held-out part, writes the report and adds the figures to the record.
-SelfRecon measure(const FinetuneOptions& o, const RunPaths& paths, const fs::path& model, int64_t epoch,
+void measure(const FinetuneOptions& o, const RunPaths& paths, const fs::path& model, int64_t epoch,
                   double minutes, nlohmann::json& record) {
   if (o.show_progress) std::fprintf(stderr, "dinet finetune: measuring %s on the held-out frames\n", model.c_str());
   const SelfRecon recon = self_reconstruction(selfrecon_options(o, paths, model));
@@ -225,7 +225,6 @@ SelfRecon measure(const FinetuneOptions& o, const RunPaths& paths, const fs::pat
                  "%.2f; report %s\n",
                  static_cast<long long>(epoch), own.lmd_iod, recon.lmd_ratio_other_audio(),
                  recon.lmd_ratio_baseline(), (paths.dir / "selfrecon.html").c_str());
-  return recon;
 }
 
 void copy_common(const FinetuneOptions& o, TrainRunOptions& t, const fs::path& train_data, const fs::path& dir) {
@@ -289,10 +288,12 @@ FinetuneResult finetune(const FinetuneOptions& o) {
     frame.coarse_model_path = o.init_model;
   }
   auto last_measure = Clock::now();
+  int64_t measured_epoch = -1;
   frame.after_epoch = [&](const EpochFigures& figures, const fs::path& checkpoint) {
     if (o.eval_minutes <= 0 || checkpoint.empty() || minutes_since(last_measure) < o.eval_minutes) return;
     measure(o, paths, checkpoint, figures.epoch, minutes_since(start), record);
     last_measure = Clock::now();
+    measured_epoch = figures.epoch;
   };
   train_frame(frame);
 
@@ -321,10 +322,15 @@ FinetuneResult finetune(const FinetuneOptions& o) {
   result.report = paths.dir / "selfrecon.html";
   result.epochs = newest_frame_checkpoint(paths).epoch;
   result.minutes = minutes_since(start);
-  const SelfRecon recon = measure(o, paths, paths.final_model, result.epochs, result.minutes, record);
-  result.lmd_iod = recon.variants.front().lmd_iod;
-  result.lmd_ratio_other_audio = recon.lmd_ratio_other_audio();
-  result.lmd_ratio_baseline = recon.lmd_ratio_baseline();
+  // final.pth holds the weights of the last frame checkpoint unless the clip stage ran: when the
+  // last evaluation measured them, its report stands.
+  if (clip_stage || measured_epoch != result.epochs)
+    measure(o, paths, paths.final_model, result.epochs, result.minutes, record);
+  const nlohmann::json& last = record["evaluations"].back();
+  const auto figure = [&](const char* key) { return last[key].is_number() ? last[key].get<double>() : NAN; };
+  result.lmd_iod = figure("lmd_iod");
+  result.lmd_ratio_other_audio = figure("lmd_ratio_other_audio");
+  result.lmd_ratio_baseline = figure("lmd_ratio_baseline");
   record["final_model"] = paths.final_model.filename().string();
   write_record(paths, record);
   return result;
