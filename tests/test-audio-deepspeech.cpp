@@ -22,6 +22,8 @@
 
 namespace {
 
+using dinet::test::error_of;
+
 using dinet::test::kBw;
 using dinet::test::kFw;
 using dinet::test::random_weights;
@@ -76,15 +78,6 @@ Weights with_recurrent_rows(const Weights& w, int64_t inputs,
     out[scope + "kernel"] = kernel;
   }
   return out;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const dinet::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -11,14 +11,7 @@
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const dinet::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using dinet::test::error_of;
 
 }  // namespace
 

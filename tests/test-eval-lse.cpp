@@ -29,16 +29,7 @@ using dinet::test::TempDir;
 
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const dinet::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no dinet::Error thrown";
-  return {};
-}
+using dinet::test::error_of;
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();

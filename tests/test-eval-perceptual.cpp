@@ -23,17 +23,7 @@ using dinet::test::TempDir;
 
 namespace {
 
-// The message of the dinet::Error that `f` throws; fails the test when it throws none.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const dinet::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no dinet::Error";
-  return {};
-}
+using dinet::test::error_of;
 
 // max |a - b| relative to max |b|: float32 on both sides, summed in different orders.
 double relative_difference(const at::Tensor& a, const at::Tensor& b) {

@@ -21,6 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using dinet::test::error_of;
+
 // Smooth colour waves that move a little from frame to frame: easy for H.264, so a
 // round trip should come back close.
 cv::Mat pattern(int width, int height, int k) {
@@ -67,17 +69,6 @@ int entries(const fs::path& dir) {
   int n = 0;
   for (const auto& e : fs::directory_iterator(dir)) (void)e, ++n;
   return n;
-}
-
-// Runs `f` and returns the dinet::Error message it throws ("" when it throws nothing).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const dinet::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // A 16-bit PCM wav with interleaved channels, written by hand so the bytes are known.

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <random>
 
+#include "dinet/error.h"
+
 namespace dinet::test {
 namespace fs = std::filesystem;
 
@@ -20,6 +22,16 @@ fs::path shared_dir() {
 }
 
 fs::path dinet_binary() { return DINET_BINARY; }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const dinet::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no dinet::Error thrown";
+  return {};
+}
 
 TempDir::TempDir() {
   std::random_device rd;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace dinet::test {
@@ -30,6 +31,9 @@ struct CommandResult {
   int exit_code;
   std::string output;  // stdout and stderr together
 };
+// The message of the dinet::Error that `f` throws; a test failure and "" when it throws none.
+std::string error_of(const std::function<void()>& f);
+
 // Runs build/dinet with `args` (shell-quoted by the caller) and captures its output.
 CommandResult run_dinet(const std::string& args);
 
