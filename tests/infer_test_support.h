@@ -11,6 +11,7 @@
 
 #include "dinet/audio_features.h"
 #include "dinet/checkpoint.h"
+#include "dinet/evaluate.h"
 #include "dinet/media.h"
 #include "dinet/networks.h"
 #include "dinet/synth.h"
@@ -56,6 +57,20 @@ inline SynthClip make_synth_clip(const std::filesystem::path& dir, double second
 }
 
 // A 16 kHz tone of `seconds` (speech-like enough for the features to be finite).
+// `evaluate`'s options for a synthetic clip dubbed as itself: its video copied into
+// dir/results, paired with its source, the report going to dir/report.
+inline dinet::EvaluateOptions self_evaluation(const std::filesystem::path& dir, double seconds) {
+  const SynthClip clip = make_synth_clip(dir, seconds);
+  const std::filesystem::path results = dir / "results";
+  std::filesystem::create_directories(results);
+  std::filesystem::copy_file(clip.video, results / clip.video.filename());
+  dinet::EvaluateOptions options;
+  options.result_dir = results;
+  options.test_video_dir = clip.video.parent_path();
+  options.output_dir = dir / "report";
+  return options;
+}
+
 inline std::filesystem::path write_tone(const std::filesystem::path& file, double seconds) {
   Audio audio;
   audio.sample_rate = 16000;

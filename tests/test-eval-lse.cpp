@@ -232,14 +232,7 @@ namespace {
 
 // A synthetic clip evaluated as its own result, with a random LSE SyncNet when `with_model`.
 nlohmann::json evaluate_with_lse(const TempDir& dir, double seconds, bool with_model) {
-  const auto clip = dinet::test::make_synth_clip(dir.path(), seconds);
-  const fs::path results = dir / "results";
-  fs::create_directories(results);
-  fs::copy_file(clip.video, results / clip.video.filename());
-  dinet::EvaluateOptions options;
-  options.result_dir = results;
-  options.test_video_dir = clip.video.parent_path();
-  options.output_dir = dir / "report";
+  dinet::EvaluateOptions options = dinet::test::self_evaluation(dir.path(), seconds);
   if (with_model) {
     torch::manual_seed(3);
     dinet::eval::LseSyncNet net;

@@ -189,14 +189,7 @@ TEST_F(PerceptualReference, FilesGivenInTheWrongPlaceAreNamed) {
 // The source as its own result: LPIPS and FID are zero (up to rounding), and reported.
 TEST_F(PerceptualReference, EvaluateReportsLpipsAndFidOfTheSourceAgainstItself) {
   const TempDir dir;
-  const auto clip = dinet::test::make_synth_clip(dir.path(), 0.4);
-  const fs::path results = dir / "inference_result";
-  fs::create_directories(results);
-  fs::copy_file(clip.video, results / clip.video.filename());
-  dinet::EvaluateOptions options;
-  options.result_dir = results;
-  options.test_video_dir = clip.video.parent_path();
-  options.output_dir = dir / "evaluate_result";
+  dinet::EvaluateOptions options = dinet::test::self_evaluation(dir.path(), 0.4);
   options.lpips_weights = file("alex.pth");
   options.lpips_backbone = file("alexnet.pth");
   options.fid_weights = file("pt_inception.pth");
