@@ -44,6 +44,8 @@ struct SelfReconOptions {
 
 // One way of producing the held-out frames, measured against the real ones.
 struct SelfReconVariant {
+  enum class Role { own_audio, other_audio, baseline };
+  Role role = Role::own_audio;
   std::string name;     // "tuned model, own audio", "tuned model, other audio", "starting model", "still mouth"
   std::filesystem::path video;  // the result video
   int64_t frames = 0;   // compared

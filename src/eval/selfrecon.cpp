@@ -81,10 +81,11 @@ void write_still_mouth(const SelfReconOptions& o, const LandmarkTrack& real, con
 }
 
 // Measures one result video against the real held-out frames.
-SelfReconVariant measure(const std::string& name, const fs::path& video, const fs::path& driving_audio,
+SelfReconVariant measure(SelfReconVariant::Role role, const std::string& name, const fs::path& video, const fs::path& driving_audio,
                          const SelfReconOptions& o, const LandmarkTrack& real, const LandmarkModel& model,
                          std::vector<cv::Mat>& stills) {
   SelfReconVariant v;
+  v.role = role;
   v.name = name;
   v.video = video;
   const LandmarkTrack dubbed = detect_video_landmarks(video, model).track;
@@ -164,11 +165,13 @@ void measure_real(SelfRecon& recon, const SelfReconOptions& o, const LandmarkTra
   recon.real_closed_in_silence = recon.silent_frames ? double(closed) / recon.silent_frames : NAN;
 }
 
-fs::path dub(const InferOptions& infer, const fs::path& model, const SelfReconOptions& o, const fs::path& audio,
-             const std::string& variant) {
+Dubber dubber_of(const InferOptions& infer, const fs::path& model) {
   InferOptions options = infer;
   options.model_path = model;
-  Dubber dubber(options);
+  return Dubber(options);
+}
+
+fs::path dub(Dubber& dubber, const SelfReconOptions& o, const fs::path& audio, const std::string& variant) {
   const fs::path output = o.output_dir / ("selfrecon_" + variant + ".mp4");
   dubber.dub({o.holdout_video, audio, o.holdout_landmarks, output, "self-reconstruction: " + variant});
   return output;
@@ -176,17 +179,20 @@ fs::path dub(const InferOptions& infer, const fs::path& model, const SelfReconOp
 
 }  // namespace
 
-double SelfRecon::lmd_ratio_other_audio() const {
+namespace {
+
+// LMD with its own audio over the LMD of the variant in `role`; NaN when that one is missing.
+double lmd_ratio(const std::vector<SelfReconVariant>& variants, SelfReconVariant::Role role) {
   for (const auto& v : variants)
-    if (v.name == "tuned model, other audio") return ratio(variants.front().lmd_iod, v.lmd_iod);
+    if (v.role == role) return ratio(variants.front().lmd_iod, v.lmd_iod);
   return NAN;
 }
 
-double SelfRecon::lmd_ratio_baseline() const {
-  for (const auto& v : variants)
-    if (v.name == "starting model" || v.name == "still mouth") return ratio(variants.front().lmd_iod, v.lmd_iod);
-  return NAN;
-}
+}  // namespace
+
+double SelfRecon::lmd_ratio_other_audio() const { return lmd_ratio(variants, SelfReconVariant::Role::other_audio); }
+
+double SelfRecon::lmd_ratio_baseline() const { return lmd_ratio(variants, SelfReconVariant::Role::baseline); }
 
 SelfRecon self_reconstruction(const SelfReconOptions& o) {
   const auto start = std::chrono::steady_clock::now();
@@ -207,21 +213,26 @@ SelfRecon self_reconstruction(const SelfReconOptions& o) {
 
   std::vector<std::vector<cv::Mat>> columns(1);
   measure_real(recon, options, real, columns[0]);
-  const auto add = [&](const std::string& name, const fs::path& video, const fs::path& audio) {
+  using Role = SelfReconVariant::Role;
+  const auto add = [&](Role role, const std::string& name, const fs::path& video, const fs::path& audio) {
     columns.emplace_back();
-    recon.variants.push_back(measure(name, video, audio, options, real, model, columns.back()));
+    recon.variants.push_back(measure(role, name, video, audio, options, real, model, columns.back()));
   };
-  add("tuned model, own audio", dub(o.infer, o.model_path, options, o.holdout_video, "own_audio"), o.holdout_video);
+  Dubber tuned = dubber_of(o.infer, o.model_path);  // loaded once for both of its audios
+  add(Role::own_audio, "tuned model, own audio", dub(tuned, options, o.holdout_video, "own_audio"), o.holdout_video);
   if (!o.other_audio.empty())
-    add("tuned model, other audio", dub(o.infer, o.model_path, options, o.other_audio, "other_audio"), o.other_audio);
+    add(Role::other_audio, "tuned model, other audio", dub(tuned, options, o.other_audio, "other_audio"),
+        o.other_audio);
   else
     recon.note = "no other audio given: the other-audio baseline is not measured. ";
   if (!o.baseline_model.empty()) {
-    add("starting model", dub(o.infer, o.baseline_model, options, o.holdout_video, "starting_model"), o.holdout_video);
+    Dubber starting = dubber_of(o.infer, o.baseline_model);
+    add(Role::baseline, "starting model", dub(starting, options, o.holdout_video, "starting_model"),
+        o.holdout_video);
   } else if (!o.still_mouth_video.empty()) {
     const fs::path still = o.output_dir / "selfrecon_still_mouth.mp4";
     write_still_mouth(options, real, model, still);
-    add("still mouth", still, o.holdout_video);
+    add(Role::baseline, "still mouth", still, o.holdout_video);
   } else {
     recon.note += "no starting model and no still-mouth video: that baseline is not measured.";
   }

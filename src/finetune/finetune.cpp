@@ -227,7 +227,10 @@ void measure(const FinetuneOptions& o, const RunPaths& paths, const fs::path& mo
                  recon.lmd_ratio_baseline(), (paths.dir / "selfrecon.html").c_str());
 }
 
-void copy_common(const FinetuneOptions& o, TrainRunOptions& t, const fs::path& train_data, const fs::path& dir) {
+// What the frame and the clip stage take from a fine-tune. A budget, not a schedule, ends the
+// run, so the learning rate stays where it starts and every epoch leaves a checkpoint.
+template <class StageOptions>
+void stage_options(const FinetuneOptions& o, StageOptions& t, const fs::path& train_data, const fs::path& dir) {
   t.train_data = train_data;
   t.result_path = dir;
   t.mouth_region_size = o.mouth_region_size;
@@ -239,6 +242,12 @@ void copy_common(const FinetuneOptions& o, TrainRunOptions& t, const fs::path& t
   t.force = o.force;
   t.show_progress = o.show_progress;
   t.keep_checkpoints = 2;  // the newest for the result, one more in case it is being replaced
+  t.augment_num = o.augment_num;
+  t.lr_g = t.lr_dI = o.lr;
+  t.vgg_weights = o.vgg_weights;
+  t.checkpoint = 1;
+  t.non_decay = 1000000;
+  t.decay = 0;
 }
 
 }  // namespace
@@ -271,16 +280,10 @@ FinetuneResult finetune(const FinetuneOptions& o) {
   const double budget = o.minutes > 0 ? o.minutes : 0;
   const bool clip_stage = !o.pretrained_syncnet_path.empty();
   FrameTrainOptions frame;
-  copy_common(o, frame, train_data, paths.dir);
+  stage_options(o, frame, train_data, paths.dir);
   frame.batch_size = o.batch_size;
-  frame.augment_num = o.augment_num;
   frame.eval_samples = std::min<int64_t>(frame.eval_samples, o.augment_num);
   frame.bn_batches = std::min<int64_t>(frame.bn_batches, std::max<int64_t>(1, o.augment_num / o.batch_size));
-  frame.lr_g = frame.lr_dI = o.lr;
-  frame.vgg_weights = o.vgg_weights;
-  frame.checkpoint = 1;
-  frame.non_decay = 1000000;  // a budget, not a schedule, ends the run: the learning rate stays
-  frame.decay = 0;
   frame.end_epoch = o.epochs > 0 ? o.epochs : frame.non_decay;
   frame.max_minutes = budget * (clip_stage ? 1 - o.clip_share : 1);
   if (!o.init_model.empty()) {
@@ -300,14 +303,8 @@ FinetuneResult finetune(const FinetuneOptions& o) {
   // 4. The clip stage, with the SyncNet's loss, from the frame stage's newest generator.
   if (clip_stage) {
     ClipTrainOptions clip;
-    copy_common(o, clip, train_data, paths.clip_dir);
+    stage_options(o, clip, train_data, paths.clip_dir);
     clip.batch_size = std::max<int64_t>(1, o.batch_size / 4);  // a sample is 5 frames, each with its references
-    clip.augment_num = o.augment_num;
-    clip.lr_g = clip.lr_dI = o.lr;
-    clip.vgg_weights = o.vgg_weights;
-    clip.checkpoint = 1;
-    clip.non_decay = 1000000;
-    clip.decay = 0;
     clip.end_epoch = o.epochs > 0 ? std::max<int64_t>(1, std::llround(o.epochs * o.clip_share)) : clip.non_decay;
     clip.max_minutes = budget > 0 ? std::max(0.0, budget - minutes_since(start)) : 0;
     clip.pretrained_frame_DINet_path = newest_frame_checkpoint(paths).file;

@@ -163,8 +163,7 @@ class ClipStage : public TrainingStage<ClipBatch> {
 }  // namespace
 
 std::vector<EpochFigures> train_clip(const ClipTrainOptions& o) {
-  if (o.checkpoint < 1) throw Error("--checkpoint", "must be at least 1");
-  if (o.non_decay < 0 || o.decay < 0) throw Error("--non_decay/--decay", "must not be negative");
+  const Schedule schedule = generator_schedule(o);
   if (o.pretrained_syncnet_path.empty())
     throw Error("--pretrained_syncnet_path", "required: the SyncNet of the sync loss (`dinet train sync`'s "
                                              "syncnet_<m>mouth.pth, or the released syncnet_256mouth.pth)");
@@ -172,12 +171,6 @@ std::vector<EpochFigures> train_clip(const ClipTrainOptions& o) {
   RunSetup run = setup_run(o, kClipMinClips, "clip");
   const auto resume_from = resume_checkpoint(o, "netG_model_epoch_");
   ClipStage stage(o, run, resume_from);
-  Schedule schedule;
-  schedule.first_epoch = o.start_epoch;
-  schedule.last_epoch = o.end_epoch > 0 ? o.end_epoch : o.non_decay + o.decay;
-  schedule.non_decay = o.non_decay;
-  schedule.decay = o.decay;
-  schedule.checkpoint_every = o.checkpoint;
   return run_stage(stage, o, run, schedule, resume_from);
 }
 

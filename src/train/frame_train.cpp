@@ -128,19 +128,12 @@ class FrameStage : public TrainingStage<FrameBatch> {
 }  // namespace
 
 std::vector<EpochFigures> train_frame(const FrameTrainOptions& o) {
-  if (o.checkpoint < 1) throw Error("--checkpoint", "must be at least 1");
-  if (o.non_decay < 0 || o.decay < 0) throw Error("--non_decay/--decay", "must not be negative");
+  const Schedule schedule = generator_schedule(o);
   if (o.coarse2fine && o.coarse_model_path.empty())
     throw Error("--coarse2fine", "needs --coarse_model_path (the previous stage's checkpoint)");
   check_vgg_weights_option(o.vgg_weights);
   RunSetup run = setup_run(o, kFrameMinClips, "frame");
   FrameStage stage(o, run);
-  Schedule schedule;
-  schedule.first_epoch = o.start_epoch;
-  schedule.last_epoch = o.end_epoch > 0 ? o.end_epoch : o.non_decay + o.decay;
-  schedule.non_decay = o.non_decay;
-  schedule.decay = o.decay;
-  schedule.checkpoint_every = o.checkpoint;
   return run_stage(stage, o, run, schedule, resume_checkpoint(o, "netG_model_epoch_"));
 }
 

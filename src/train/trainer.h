@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "dinet/error.h"
 #include "dinet/interrupt.h"
 #include "dinet/train.h"
 #include "train/epoch_steps.h"
@@ -42,6 +43,22 @@ struct Schedule {
   int64_t checkpoint_every = 1;      // <prefix>N.pth when N % checkpoint_every == 0
   bool checkpoint_last = false;      // and after the last epoch
 };
+
+// The published generator trainers' schedule (frame and clip options share these names):
+// epochs start_epoch..end_epoch (0: non_decay + decay), the rate falling over the last `decay`,
+// a checkpoint every `checkpoint` epochs. Throws dinet::Error on a bad period or epoch count.
+template <class GeneratorOptions>
+Schedule generator_schedule(const GeneratorOptions& o) {
+  if (o.checkpoint < 1) throw Error("--checkpoint", "must be at least 1");
+  if (o.non_decay < 0 || o.decay < 0) throw Error("--non_decay/--decay", "must not be negative");
+  Schedule schedule;
+  schedule.first_epoch = o.start_epoch;
+  schedule.last_epoch = o.end_epoch > 0 ? o.end_epoch : o.non_decay + o.decay;
+  schedule.non_decay = o.non_decay;
+  schedule.decay = o.decay;
+  schedule.checkpoint_every = o.checkpoint;
+  return schedule;
+}
 
 template <class Batch>
 class TrainingStage {
