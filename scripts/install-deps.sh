@@ -5,9 +5,16 @@ set -e
 PACKAGES="build-essential cmake pkg-config ccache libtorch-dev libopencv-dev
 libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
 libdlib-dev libdlib-data libcli11-dev nlohmann-json3-dev libgtest-dev
-libprotobuf-dev protobuf-compiler libgloo-dev"
+libprotobuf-dev protobuf-compiler libgloo-dev
+libboost-dev libespeak-ng-dev
+libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice"
+# libboost-dev: Beast (HTTP, WebSocket) for `dinet serve`; GStreamer's webrtcbin for its live
+# sessions; espeak-ng for their text to speech.
 # Optional: python3-torch lets the tests check that torch.load reads our checkpoints.
-OPTIONAL="python3-torch python3-numpy"
+# chromium, chromium-driver, python3-selenium: the tests that drive the server's page in a real
+# browser (they skip, saying so, where these are missing).
+OPTIONAL="python3-torch python3-numpy chromium chromium-driver python3-selenium"
 
 missing=""
 for p in $PACKAGES $OPTIONAL; do

@@ -73,6 +73,8 @@ struct VideoWriterOptions {
   std::string preset = "veryfast";  // x264 preset: ultrafast ... veryslow
   bool faststart = true;           // index at the front of the file, so playback starts at once
   int rotation_degrees = 0;        // 0, 90, 180 or 270 clockwise, stored as display metadata
+  // Container metadata "comment", e.g. dub_provenance(): a dubbed video says so.
+  std::string comment;
 };
 
 // H.264 (yuv420p) .mp4 with optional AAC audio, written under a temporary name and renamed by
@@ -95,6 +97,20 @@ class VideoWriter {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// What a media file holds, read from its header without decoding (never trust a file's name or
+// a declared type). Throws dinet::Error naming the file when FFmpeg cannot read it as media.
+struct MediaStreams {
+  bool video = false;  // a picture stream (cover art does not count)
+  bool audio = false;
+  double duration_s = 0;
+  std::string comment;  // the container's "comment" metadata (dub_provenance() in our dubs)
+};
+MediaStreams probe_media(const std::filesystem::path& path);
+
+// The metadata every dubbed video carries, so that it can be told from a recording:
+// "lip-synced by dinet <version> (the mouth region is generated)".
+std::string dub_provenance();
 
 // The SHA-256 of a file's bytes as 64 hex digits (what `sha256sum` prints), e.g. to name the
 // video a fine-tuned model came from. Throws dinet::Error naming the file.

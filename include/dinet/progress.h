@@ -1,5 +1,7 @@
 // A one-line terminal progress bar: done/total, rate, ETA and free-form fields (losses).
 // On a terminal it redraws in place; otherwise (CI, logs) it prints a line every few seconds.
+// With DINET_PROGRESS_FILE set in the environment (by `dinet serve` for the jobs it runs), it
+// also keeps that file holding one line, "<done> <total> <label>", rewritten a few times a second.
 #pragma once
 
 #include <chrono>
@@ -21,10 +23,12 @@ class Progress {
 
  private:
   void draw(bool final_line);
+  void write_progress_file();
 
   std::string label_, unit_, fields_;
   int64_t total_, done_ = 0;
-  std::chrono::steady_clock::time_point start_, last_draw_;
+  std::chrono::steady_clock::time_point start_, last_draw_, last_file_write_;
+  std::string progress_file_;
   bool tty_, finished_ = false;
   std::mutex mutex_;
 };

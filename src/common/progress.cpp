@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 namespace dinet {
 namespace {
@@ -22,7 +24,11 @@ std::string format_duration(double seconds) {
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_), tty_(::isatty(2)) {}
+      start_(std::chrono::steady_clock::now()), last_draw_(start_), last_file_write_(start_),
+      tty_(::isatty(2)) {
+  if (const char* file = std::getenv("DINET_PROGRESS_FILE")) progress_file_ = file;
+  if (!progress_file_.empty()) write_progress_file();
+}
 
 Progress::~Progress() { finish(); }
 
@@ -35,6 +41,21 @@ void Progress::advance(int64_t n) {
     last_draw_ = now;
     draw(false);
   }
+  if (!progress_file_.empty() && now - last_file_write_ >= std::chrono::milliseconds(250)) {
+    last_file_write_ = now;
+    write_progress_file();
+  }
+}
+
+// Written beside and renamed, so a reader never sees half a line.
+void Progress::write_progress_file() {
+  const std::string temp = progress_file_ + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << done_ << ' ' << total_ << ' ' << label_ << '\n';
+    if (!out) return;  // progress is advisory; the work goes on
+  }
+  std::rename(temp.c_str(), progress_file_.c_str());
 }
 
 void Progress::set_fields(const std::string& s) {
@@ -47,6 +68,7 @@ void Progress::finish() {
   if (finished_) return;
   finished_ = true;
   draw(true);
+  if (!progress_file_.empty()) write_progress_file();
 }
 
 void Progress::draw(bool final_line) {

@@ -130,7 +130,9 @@ DubResult Dubber::dub(const DubJob& job) {
     fs::create_directories(dir);
     remove_dead_temporaries(dir);  // an earlier dub killed here left its temporaries
     infer::SourceFrames frames(job.source_video, faces.frames(), result.frames, dir);
-    VideoWriter writer(job.output, faces.frame_size.width, faces.frame_size.height, o.video, &sound);
+    VideoWriterOptions video = o.video;
+    video.comment = dub_provenance();
+    VideoWriter writer(job.output, faces.frame_size.width, faces.frame_size.height, video, &sound);
     std::unique_ptr<Progress> progress;
     if (o.show_progress)
       progress = std::make_unique<Progress>(

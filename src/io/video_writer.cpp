@@ -207,6 +207,7 @@ VideoWriter::VideoWriter(const fs::path& path, int width, int height,
   if (!(d.output->oformat->flags & AVFMT_NOFILE))
     if (int ret = avio_open(&d.output->pb, temp.c_str(), AVIO_FLAG_WRITE); ret < 0)
       d.fail("cannot create", ret);
+  if (!options.comment.empty()) av_dict_set(&d.output->metadata, "comment", options.comment.c_str(), 0);
   AVDictionary* muxer_options = nullptr;
   if (options.faststart) av_dict_set(&muxer_options, "movflags", "+faststart", 0);
   const int ret = avformat_write_header(d.output.get(), &muxer_options);

@@ -20,6 +20,7 @@ void setup_synth(CLI::App& app);
 void setup_evaluate(CLI::App& app);
 void setup_selfrecon(CLI::App& app);
 void setup_finetune(CLI::App& app);
+void setup_serve(CLI::App& app);
 void setup_demo(CLI::App& app);
 
 }  // namespace dinet::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   dinet::cli::setup_evaluate(app);
   dinet::cli::setup_selfrecon(app);
   dinet::cli::setup_finetune(app);
+  dinet::cli::setup_serve(app);
   dinet::cli::setup_demo(app);
 
   try {
