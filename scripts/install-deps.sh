@@ -2,10 +2,13 @@
 # Installs the Debian packages dinet needs, only those missing; silent when all are present.
 set -e
 # libgloo-dev: headers of the Gloo that LibTorch links, for distributed training on CPUs.
+# GStreamer (webrtcbin, libnice, VP8, Opus): the WebRTC transport of `dinet serve`.
 PACKAGES="build-essential cmake pkg-config ccache libtorch-dev libopencv-dev
 libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
 libdlib-dev libdlib-data libcli11-dev nlohmann-json3-dev libgtest-dev
-libprotobuf-dev protobuf-compiler libgloo-dev"
+libprotobuf-dev protobuf-compiler libgloo-dev
+libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice"
 # Optional: python3-torch lets the tests check that torch.load reads our checkpoints.
 OPTIONAL="python3-torch python3-numpy"
 
