@@ -16,6 +16,7 @@
 #include <cmath>
 #include <deque>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 namespace {
@@ -42,30 +43,40 @@ GstPromise* wait_promise(GstPromise* promise) {
   return promise;
 }
 
+// How the browser behaves: Chromium puts the microphone's m-line first and hides its address
+// behind an mDNS name unless told not to; the page may add the video transceiver first.
+struct BrowserSetup {
+  bool video_first = false;
+  bool mdns_candidates = false;  // send "<uuid>.local" names instead of the browser's addresses
+};
+
 // The browser: a webrtcbin with a sine "microphone" and a recvonly VP8 video transceiver.
 // Payload types differ from the server's defaults (109 Opus, 100 VP8), as a browser's may.
 class Browser {
  public:
-  explicit Browser(Mailbox& to_server) : to_server_(to_server) {
+  Browser(Mailbox& to_server, BrowserSetup setup) : to_server_(to_server), setup_(setup) {
     gst_init(nullptr, nullptr);
     GError* error = nullptr;
     pipeline_ = gst_parse_launch(
         "webrtcbin name=browser bundle-policy=max-bundle "
         "audiotestsrc is-live=true wave=sine freq=440 volume=0.5 ! audioconvert ! audioresample ! "
         "opusenc ! rtpopuspay pt=109 ! "
-        "application/x-rtp,media=audio,encoding-name=OPUS,payload=109,clock-rate=48000 ! browser.",
+        "capsfilter name=microphone caps=application/x-rtp,media=audio,encoding-name=OPUS,payload=109,clock-rate=48000",
         &error);
     if (!pipeline_) throw std::runtime_error(error ? error->message : "gst_parse_launch");
     webrtc_ = gst_bin_get_by_name(GST_BIN(pipeline_), "browser");
+    GstElement* microphone = gst_bin_get_by_name(GST_BIN(pipeline_), "microphone");
+    if (!setup.video_first) gst_element_link(microphone, webrtc_);  // a new transceiver per linked pad
     GstCaps* video = gst_caps_from_string("application/x-rtp,media=video,encoding-name=VP8,payload=100,clock-rate=90000");
     GstWebRTCRTPTransceiver* transceiver = nullptr;
     g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, video,
                           &transceiver);
     gst_caps_unref(video);
     gst_object_unref(transceiver);
+    if (setup.video_first) gst_element_link(microphone, webrtc_);
+    gst_object_unref(microphone);
     g_signal_connect(webrtc_, "on-ice-candidate", G_CALLBACK(+[](GstElement*, guint mline, gchar* candidate, gpointer self) {
-                       static_cast<Browser*>(self)->to_server_.post(
-                           json{{"type", "ice"}, {"candidate", candidate}, {"sdpMLineIndex", mline}}.dump());
+                       static_cast<Browser*>(self)->send_candidate(mline, candidate);
                      }),
                      this);
     g_signal_connect(webrtc_, "pad-added", G_CALLBACK(+[](GstElement*, GstPad* pad, gpointer self) {
@@ -172,7 +183,23 @@ class Browser {
     return GST_FLOW_OK;
   }
 
+  // "candidate:<foundation> <component> <transport> <priority> <address> <port> typ ..."
+  void send_candidate(guint mline, const std::string& candidate) {
+    std::string sent = candidate;
+    if (setup_.mdns_candidates) {
+      std::vector<std::string> fields;
+      std::istringstream words(candidate);
+      for (std::string word; words >> word;) fields.push_back(word);
+      if (fields.size() < 8) return;
+      fields[4] = "0b6c3d1e-5f2a-4c8b-9d7e-1f2a3b4c5d6e.local";
+      sent.clear();
+      for (const std::string& field : fields) sent += (sent.empty() ? "" : " ") + field;
+    }
+    to_server_.post(json{{"type", "ice"}, {"candidate", sent}, {"sdpMLineIndex", mline}}.dump());
+  }
+
   Mailbox& to_server_;
+  BrowserSetup setup_;
   GstElement* pipeline_ = nullptr;
   GstElement* webrtc_ = nullptr;
 };
@@ -186,7 +213,7 @@ void make_step(int64_t index, cv::Mat& frame, std::vector<int16_t>& audio) {
     audio[i] = int16_t(8000 * std::sin(2 * M_PI * 300 * double(index * 640 + int64_t(i)) / 16000));
 }
 
-TEST(WebRtcLoopback, VideoAndAudioBothWays) {
+void expect_loopback(BrowserSetup setup) {
   Mailbox to_server, to_browser;
   std::atomic<int> loudest_microphone{0};
   dinet::WebRtcOptions options;
@@ -199,7 +226,7 @@ TEST(WebRtcLoopback, VideoAndAudioBothWays) {
         for (int16_t s : pcm) loudest = std::max(loudest, std::abs(int(s)));
         loudest_microphone = loudest;
       });
-  Browser browser(to_server);
+  Browser browser(to_server, setup);
   const std::string offer = browser.offer();
   to_server.post(offer);
 
@@ -213,14 +240,18 @@ TEST(WebRtcLoopback, VideoAndAudioBothWays) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(peer->connected()) << "ICE " << peer->stats().ice_state << ", " << peer->stats().error;
-  // The answer keeps the browser's payload types and sends video only, audio both ways.
+  // The answer keeps the browser's order and payload types, sends video only, audio both ways.
   const std::string& answer = browser.answer_sdp;
-  const size_t video_line = answer.find("m=video");
+  const size_t video_line = answer.find("m=video"), audio_line = answer.find("m=audio");
   ASSERT_NE(video_line, std::string::npos) << answer;
-  EXPECT_NE(answer.find("a=rtpmap:109 OPUS/48000/2"), std::string::npos) << answer;
-  EXPECT_NE(answer.find("a=rtpmap:100 VP8/90000", video_line), std::string::npos) << answer;
-  EXPECT_NE(answer.find("a=sendonly", video_line), std::string::npos) << answer;
-  EXPECT_NE(answer.rfind("a=sendrecv", video_line), std::string::npos) << answer;
+  ASSERT_NE(audio_line, std::string::npos) << answer;
+  EXPECT_EQ(video_line < audio_line, setup.video_first) << answer;
+  const std::string video_section = answer.substr(video_line, audio_line > video_line ? audio_line - video_line : std::string::npos);
+  const std::string audio_section = answer.substr(audio_line, video_line > audio_line ? video_line - audio_line : std::string::npos);
+  EXPECT_NE(audio_section.find("a=rtpmap:109 OPUS/48000/2"), std::string::npos) << answer;
+  EXPECT_NE(audio_section.find("a=sendrecv"), std::string::npos) << answer;
+  EXPECT_NE(video_section.find("a=rtpmap:100 VP8/90000"), std::string::npos) << answer;
+  EXPECT_NE(video_section.find("a=sendonly"), std::string::npos) << answer;
 
   // 3 s of output at 25 fps, paced like the dubbing engine.
   constexpr int kFrames = 75;
@@ -260,6 +291,14 @@ TEST(WebRtcLoopback, VideoAndAudioBothWays) {
               (long long)stats.audio_samples_received);
   peer.reset();  // tears down while the browser still sends
 }
+
+TEST(WebRtcLoopback, VideoAndAudioBothWays) { expect_loopback({}); }
+
+TEST(WebRtcLoopback, VideoFirstOffer) { expect_loopback({.video_first = true}); }
+
+// The server cannot resolve the browser's mDNS names; the browser's checks against the
+// server's host candidates still connect (the server learns a peer-reflexive candidate).
+TEST(WebRtcLoopback, MdnsCandidatesFromTheBrowser) { expect_loopback({.mdns_candidates = true}); }
 
 TEST(WebRtcSignal, BadMessagesAreErrors) {
   dinet::WebRtcOptions options;
