@@ -213,7 +213,7 @@ TEST(ServeApi, TokenIsRequiredOffLoopbackAndCheckedOnEveryRequest) {
   EXPECT_EQ(http_request(guarded.port(), "GET", "/api/jobs", "", {{"Authorization", "Bearer s3cret"}}).status, 200);
   const HttpReply page = http_request(guarded.port(), "GET", "/?token=s3cret");
   EXPECT_EQ(page.status, 200);
-  EXPECT_NE(page.headers["set-cookie"].find("dinet_token=s3cret"), std::string::npos);
+  EXPECT_NE(page.headers.at("set-cookie").find("dinet_token=s3cret"), std::string::npos);
   EXPECT_EQ(http_request(guarded.port(), "GET", "/api/jobs", "", {{"Cookie", "dinet_token=s3cret"}}).status, 200);
 }
 

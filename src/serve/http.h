@@ -29,6 +29,10 @@ class ApiError : public std::runtime_error {
 Response json_response(http::status status, const nlohmann::json& body, unsigned version = 11);
 Response error_response(http::status status, const std::string& message, unsigned version = 11);
 
+// Beast's string views (boost::string_view in Boost 1.74) as the standard one.
+inline std::string_view to_std(boost::beast::string_view s) { return {s.data(), s.size()}; }
+inline std::string_view target_of(const Request& request) { return to_std(request.target()); }
+
 // "/api/jobs/x?y=1" -> "/api/jobs/x".
 std::string_view path_of(std::string_view target);
 // The value of `name` in the target's query string, percent-decoding not needed for the

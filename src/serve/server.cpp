@@ -256,7 +256,7 @@ void Server::Impl::serve_connection(tcp::socket socket) {
       http::read(socket, buffer, parser, ec);  // an upgrade has no body; this ends its header
       if (ec) break;
       const Request upgrade = parser.release();
-      const auto parts = segments(serve::path_of(upgrade.target()));
+      const auto parts = segments(serve::path_of(serve::target_of(upgrade)));
       if (!authorised(upgrade)) {
         reply_and_close(http::status::unauthorized, "this server needs its token");
       } else if (parts.size() == 4 && parts[0] == "api" && parts[1] == "sessions" && parts[3] == "ws") {
@@ -266,7 +266,7 @@ void Server::Impl::serve_connection(tcp::socket socket) {
         connections_done.notify_all();
         return;
       } else {
-        reply_and_close(http::status::not_found, "no WebSocket at " + std::string(upgrade.target()));
+        reply_and_close(http::status::not_found, "no WebSocket at " + std::string(serve::target_of(upgrade)));
       }
       break;
     }
@@ -277,7 +277,7 @@ void Server::Impl::serve_connection(tcp::socket socket) {
     }
     if (ec) break;
     const Request request = parser.release();
-    const std::string path(serve::path_of(request.target()));
+    const std::string path(serve::path_of(serve::target_of(request)));
     const auto parts = segments(path);
     if (!authorised(request)) {
       Response r = serve::error_response(http::status::unauthorized,
@@ -313,24 +313,24 @@ bool Server::Impl::authorised(const Request& request) const {
   if (options.token.empty()) return true;
   const auto auth = request.find(http::field::authorization);
   if (auth != request.end()) {
-    const std::string value(auth->value());
+    const std::string value(serve::to_std(auth->value()));
     if (value.rfind("Bearer ", 0) == 0 && same_secret(value.substr(7), options.token)) return true;
   }
   if (const auto c = serve::cookie(request, "dinet_token"); c && same_secret(*c, options.token)) return true;
   // The page's first visit: http://host:port/?token=... sets the cookie (handle()).
-  const auto q = serve::query_parameter(request.target(), "token");
-  return q && same_secret(*q, options.token) && serve::path_of(request.target()) == "/";
+  const auto q = serve::query_parameter(serve::target_of(request), "token");
+  return q && same_secret(*q, options.token) && serve::path_of(serve::target_of(request)) == "/";
 }
 
 Response Server::Impl::handle(const Request& request) {
   const unsigned version = request.version();
   try {
-    const std::string path(serve::path_of(request.target()));
+    const std::string path(serve::path_of(serve::target_of(request)));
     const auto parts = segments(path);
     const auto method = request.method();
     auto method_not_allowed = [&] {
       return serve::error_response(http::status::method_not_allowed,
-                                   std::string(request.method_string()) + " " + path + " is not supported", version);
+                                   std::string(serve::to_std(request.method_string())) + " " + path + " is not supported", version);
     };
     if (parts.empty() || (parts.size() == 1 && parts[0] != "api")) {
       if (method != http::verb::get) return method_not_allowed();
@@ -340,7 +340,7 @@ Response Server::Impl::handle(const Request& request) {
       Response r(http::status::ok, version);
       r.set(http::field::content_type, serve::content_type_of(name));
       r.set(http::field::cache_control, "no-cache");
-      if (!options.token.empty() && serve::query_parameter(request.target(), "token"))
+      if (!options.token.empty() && serve::query_parameter(serve::target_of(request), "token"))
         r.set(http::field::set_cookie, "dinet_token=" + options.token + "; Path=/; HttpOnly; SameSite=Strict");
       r.body() = *bytes;
       r.prepare_payload();
@@ -373,8 +373,8 @@ Response Server::Impl::handle(const Request& request) {
     return serve::error_response(e.status(), e.what(), version);
   } catch (const std::exception& e) {
     // Ours, not the client's: said as it is, and the server goes on.
-    std::fprintf(stderr, "dinet serve: %s %s: %s\n", std::string(request.method_string()).c_str(),
-                 std::string(request.target()).c_str(), e.what());
+    std::fprintf(stderr, "dinet serve: %s %s: %s\n", std::string(serve::to_std(request.method_string())).c_str(),
+                 std::string(serve::target_of(request)).c_str(), e.what());
     return serve::error_response(http::status::internal_server_error, e.what(), version);
   }
 }
@@ -437,7 +437,7 @@ Response Server::Impl::live_route(const Request& request, const std::vector<std:
   };
   auto not_allowed = [&] {
     return serve::error_response(http::status::method_not_allowed,
-                                 std::string(request.method_string()) + " " + std::string(request.target()) +
+                                 std::string(serve::to_std(request.method_string())) + " " + std::string(serve::target_of(request)) +
                                      " is not supported",
                                  version);
   };
@@ -479,7 +479,7 @@ Response Server::Impl::live_route(const Request& request, const std::vector<std:
     if (parts.size() == 4 && method != http::verb::post) return not_allowed();
     if (parts.size() == 4 && parts[3] == "audio") {
       const auto type = request.find(http::field::content_type);
-      sessions->push_audio(id, request.body(), type == request.end() ? "" : std::string(type->value()),
+      sessions->push_audio(id, request.body(), type == request.end() ? "" : std::string(serve::to_std(type->value())),
                            options.jobs_dir / "tmp");
       return ok({{"id", id}, {"bytes", request.body().size()}});
     }
@@ -497,7 +497,7 @@ Response Server::Impl::live_route(const Request& request, const std::vector<std:
       return ok({{"id", id}});
     }
   }
-  return serve::error_response(http::status::not_found, "no route " + std::string(request.target()), version);
+  return serve::error_response(http::status::not_found, "no route " + std::string(serve::target_of(request)), version);
 }
 
 void Server::Impl::serve_websocket(tcp::socket socket, const Request& upgrade, const std::string& session_id) {
