@@ -252,6 +252,9 @@ void expect_loopback(BrowserSetup setup) {
   EXPECT_NE(audio_section.find("a=sendrecv"), std::string::npos) << answer;
   EXPECT_NE(video_section.find("a=rtpmap:100 VP8/90000"), std::string::npos) << answer;
   EXPECT_NE(video_section.find("a=sendonly"), std::string::npos) << answer;
+  // Both tracks in one stream, which the browser plays in sync.
+  EXPECT_NE(video_section.find("msid:dinet-avatar"), std::string::npos) << answer;
+  EXPECT_NE(audio_section.find("msid:dinet-avatar"), std::string::npos) << answer;
 
   // 3 s of output at 25 fps, paced like the dubbing engine.
   constexpr int kFrames = 75;

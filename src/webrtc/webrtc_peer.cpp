@@ -193,6 +193,9 @@ void WebRtcPeer::Impl::link_to_mline(GstElement* last, unsigned mline, GstWebRTC
   const std::string name = "sink_" + std::to_string(mline);
   GstPad* sink = gst_element_request_pad_simple(webrtc, name.c_str());
   if (!sink) throw Error("webrtc", "webrtcbin gives no pad " + name);
+  // One media stream for both tracks: a browser synchronises audio with video only within one.
+  // The answer names it (a=ssrc:... msid:) only for an SSRC in the caps, hence the fixed SSRCs.
+  g_object_set(sink, "msid", "dinet-avatar", nullptr);
   GstWebRTCRTPTransceiver* transceiver = nullptr;
   g_object_get(sink, "transceiver", &transceiver, nullptr);
   if (transceiver) {
@@ -225,12 +228,13 @@ void WebRtcPeer::Impl::add_video_branch(const webrtc::OfferedMedia& video) {
   gst_util_set_object_arg(G_OBJECT(encoder), "error-resilient", "default");
   gst_util_set_object_arg(G_OBJECT(encoder), "end-usage", "cbr");
   GstElement* payloader = make("rtpvp8pay");
-  g_object_set(payloader, "pt", guint(video.payload), "mtu", guint(1200), nullptr);
+  const guint ssrc = g_random_int();
+  g_object_set(payloader, "pt", guint(video.payload), "ssrc", ssrc, "mtu", guint(1200), nullptr);
   gst_util_set_object_arg(G_OBJECT(payloader), "picture-id-mode", "15-bit");
   GstElement* filter = make("capsfilter");
   GstCaps* rtp = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name",
                                      G_TYPE_STRING, "VP8", "clock-rate", G_TYPE_INT, 90000, "payload",
-                                     G_TYPE_INT, video.payload, nullptr);
+                                     G_TYPE_INT, video.payload, "ssrc", G_TYPE_UINT, ssrc, nullptr);
   g_object_set(filter, "caps", rtp, nullptr);
 
   GstPad* encoded = gst_element_get_static_pad(encoder, "src");
@@ -258,11 +262,12 @@ void WebRtcPeer::Impl::add_audio_branch(const webrtc::OfferedMedia& audio) {
   g_object_set(encoder, "bitrate", 32000, nullptr);
   gst_util_set_object_arg(G_OBJECT(encoder), "audio-type", "voice");
   GstElement* payloader = make("rtpopuspay");
-  g_object_set(payloader, "pt", guint(audio.payload), nullptr);
+  const guint ssrc = g_random_int();
+  g_object_set(payloader, "pt", guint(audio.payload), "ssrc", ssrc, nullptr);
   GstElement* filter = make("capsfilter");
   GstCaps* rtp = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "audio", "encoding-name",
                                      G_TYPE_STRING, "OPUS", "clock-rate", G_TYPE_INT, 48000, "payload",
-                                     G_TYPE_INT, audio.payload,
+                                     G_TYPE_INT, audio.payload, "ssrc", G_TYPE_UINT, ssrc,
                                      // "opus/48000/2" in the answer: browsers match Opus with 2 channels
                                      "encoding-params", G_TYPE_STRING, "2", nullptr);
   g_object_set(filter, "caps", rtp, nullptr);
