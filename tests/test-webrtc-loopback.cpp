@@ -324,6 +324,9 @@ TEST(WebRtcSignal, BadMessagesAreErrors) {
   EXPECT_THROW(peer.handle_signal(json{{"type", "offer"}, {"sdp", audio_only}}.dump()), dinet::Error);
   cv::Mat wrong_size(32, 32, CV_8UC3);
   EXPECT_THROW(peer.push(wrong_size, {}, 0), dinet::Error);
+  const std::vector<int16_t> audio(640, 1000);
+  EXPECT_NO_THROW(peer.push(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0)), audio, 0));  // before the offer: dropped
+  EXPECT_EQ(peer.stats().frames_pushed, 0);
   EXPECT_FALSE(peer.connected());
 }
 

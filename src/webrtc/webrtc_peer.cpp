@@ -397,6 +397,7 @@ void WebRtcPeer::handle_signal(const std::string& text) {
   if (type == "offer") {
     impl_->handle_offer(field<std::string>(message, "sdp"));
   } else if (type == "ice") {
+    if (message.contains("candidate") && message["candidate"].is_null()) return;  // the end, as some pages send it
     const auto candidate = field<std::string>(message, "candidate");
     const auto mline = field<unsigned>(message, "sdpMLineIndex");
     // An empty candidate ends the browser's gathering. mDNS (".local") candidates go to
