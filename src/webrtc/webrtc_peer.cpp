@@ -10,6 +10,7 @@
 #include <gst/webrtc/webrtc.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -303,14 +304,21 @@ void WebRtcPeer::Impl::add_microphone_branch(GstPad* pad) {
   } else {
     chain = {gst_element_factory_make("fakesink", nullptr)};
   }
-  for (GstElement* element : chain) {
-    gst_bin_add(GST_BIN(pipeline), element);
-    gst_element_sync_state_with_parent(element);
+  // On GStreamer's thread: a failure is recorded for stats(), never thrown through C code.
+  if (std::find(chain.begin(), chain.end(), nullptr) != chain.end()) {
+    for (GstElement* element : chain)
+      if (element) gst_object_unref(gst_object_ref_sink(element));
+    record_error("a GStreamer element for the browser's audio is not installed");
+    return;
   }
-  for (size_t i = 0; i + 1 < chain.size(); ++i) gst_element_link(chain[i], chain[i + 1]);
+  for (GstElement* element : chain) gst_bin_add(GST_BIN(pipeline), element);
+  bool linked = true;
+  for (size_t i = 0; i + 1 < chain.size(); ++i) linked = linked && gst_element_link(chain[i], chain[i + 1]);
   GstPad* sink_pad = gst_element_get_static_pad(chain.front(), "sink");
-  if (gst_pad_link(pad, sink_pad) != GST_PAD_LINK_OK) record_error("cannot link the browser's audio");
+  linked = linked && gst_pad_link(pad, sink_pad) == GST_PAD_LINK_OK;
   gst_object_unref(sink_pad);
+  if (!linked) record_error("cannot link the browser's audio decoder");
+  for (GstElement* element : chain) gst_element_sync_state_with_parent(element);
 }
 
 void WebRtcPeer::Impl::handle_offer(const std::string& sdp) {
