@@ -2,6 +2,7 @@
 // by tests/webrtc_browser.py through selenium: real browser SDP, mDNS candidates, VP8 and Opus.
 // Skips when Chromium, chromedriver or python3-selenium is missing.
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -106,6 +107,15 @@ TEST(WebRtcBrowser, ChromiumReceivesTheAvatarAndSendsItsMicrophone) {
   ASSERT_FALSE(channel->closed()) << "the browser script ended early: see its error above";
   ASSERT_TRUE(peer->connected()) << "ICE " << peer->stats().ice_state << " " << peer->stats().error;
 
+  // This process holds only the server's side: its CPU time while streaming is the peer's cost
+  // (plus drawing the test frames).
+  const auto cpu_seconds = [] {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+  };
+  const double cpu_before = cpu_seconds();
   constexpr int kFrames = 75;
   cv::Mat frame(options.height, options.width, CV_8UC3);
   std::vector<int16_t> audio(640);
@@ -119,15 +129,17 @@ TEST(WebRtcBrowser, ChromiumReceivesTheAvatarAndSendsItsMicrophone) {
     peer->push(frame, audio, k);
     while (Clock::now() < start + std::chrono::milliseconds(40 * (k + 1))) carry(5);
   }
+  const double cpu_per_frame_ms = (cpu_seconds() - cpu_before) * 1000 / kFrames;
   const auto settle = Clock::now() + std::chrono::seconds(1);
   while (Clock::now() < settle) carry(20);
   channel->send(R"({"type":"report"})");
   const auto report_deadline = Clock::now() + std::chrono::seconds(10);
   while (report.is_null() && !channel->closed() && Clock::now() < report_deadline) carry(20);
   ASSERT_FALSE(report.is_null()) << "no report from the browser";
-  std::printf("browser: %s\nserver: frames pushed %lld, encoded %lld, microphone samples %lld\n",
+  std::printf("browser: %s\nserver: frames pushed %lld, encoded %lld, microphone samples %lld, "
+              "CPU %.1f ms per frame\n",
               report.dump().c_str(), (long long)peer->stats().frames_pushed,
-              (long long)peer->stats().frames_encoded, (long long)microphone_samples);
+              (long long)peer->stats().frames_encoded, (long long)microphone_samples, cpu_per_frame_ms);
 
   EXPECT_EQ(report["state"], "connected");
   EXPECT_GE(report.value("framesDecoded", 0), kFrames * 8 / 10);
