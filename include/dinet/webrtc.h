@@ -48,9 +48,10 @@ class WebRtcPeer {
   // second offer; after an error from an offer the peer is unusable (close the connection).
   void handle_signal(const std::string& json);
 
-  // 40 ms (1/fps) of output: a BGR frame of the options' size and the 16 kHz mono samples that
-  // play with it. Both are timestamped index * frame duration; frames pushed before the offer
-  // are dropped. Never blocks on the network: a full queue drops the oldest.
+  // 40 ms (1/fps) of output: a BGR frame of the options' size (else dinet::Error) and the
+  // 16 kHz mono samples that play with it. Both get one timestamp, the first frame's arrival
+  // + (index - first index) * frame duration; frames pushed before the offer are dropped.
+  // Never blocks on the network: a full queue (~200 ms) drops the oldest.
   void push(const cv::Mat& bgr, std::span<const int16_t> audio16k, int64_t frame_index);
 
   // The connection is up (ICE connected and DTLS done): what is pushed now reaches the browser.
