@@ -252,6 +252,9 @@ void expect_loopback(BrowserSetup setup) {
   EXPECT_NE(audio_section.find("a=sendrecv"), std::string::npos) << answer;
   EXPECT_NE(video_section.find("a=rtpmap:100 VP8/90000"), std::string::npos) << answer;
   EXPECT_NE(video_section.find("a=sendonly"), std::string::npos) << answer;
+  // Both tracks in one stream, which the browser plays in sync.
+  EXPECT_NE(video_section.find("msid:dinet-avatar"), std::string::npos) << answer;
+  EXPECT_NE(audio_section.find("msid:dinet-avatar"), std::string::npos) << answer;
 
   // 3 s of output at 25 fps, paced like the dubbing engine.
   constexpr int kFrames = 75;
@@ -321,6 +324,9 @@ TEST(WebRtcSignal, BadMessagesAreErrors) {
   EXPECT_THROW(peer.handle_signal(json{{"type", "offer"}, {"sdp", audio_only}}.dump()), dinet::Error);
   cv::Mat wrong_size(32, 32, CV_8UC3);
   EXPECT_THROW(peer.push(wrong_size, {}, 0), dinet::Error);
+  const std::vector<int16_t> audio(640, 1000);
+  EXPECT_NO_THROW(peer.push(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0)), audio, 0));  // before the offer: dropped
+  EXPECT_EQ(peer.stats().frames_pushed, 0);
   EXPECT_FALSE(peer.connected());
 }
 

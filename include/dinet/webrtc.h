@@ -22,8 +22,11 @@ struct WebRtcOptions {
   int video_kbps = 1500;
 };
 
-// Threads: the callbacks run on GStreamer's threads (webrtcbin's, the decoder's), never on the
-// caller's; they must be quick and must not call back into this peer's handle_signal.
+// Threads: handle_signal (the WebSocket's thread), push (the engine's) and stats may run on
+// different threads; the destructor must not overlap them, nor run on a callback's thread.
+// The callbacks run on GStreamer's threads (webrtcbin's, the decoder's), never on the caller's;
+// they must be quick and must not call into this peer (SendSignal runs inside handle_signal
+// for the answer, and on webrtcbin's thread for our ICE candidates).
 // There is no GMainLoop of ours: webrtcbin runs ICE on its own thread, the bus is read through
 // a synchronous handler, the offer/answer steps wait on their promises in handle_signal.
 class WebRtcPeer {
@@ -41,12 +44,14 @@ class WebRtcPeer {
 
   // A message from the browser: {"type":"offer","sdp":"..."} (once; audio with Opus, video with
   // VP8, in any m-line order) or {"type":"ice","candidate":"...","sdpMLineIndex":N}.
-  // Throws dinet::Error on bad JSON, an unknown type, an SDP that is not a usable offer.
+  // Throws dinet::Error on bad JSON, an unknown type, an SDP that is not a usable offer, a
+  // second offer; after an error from an offer the peer is unusable (close the connection).
   void handle_signal(const std::string& json);
 
-  // 40 ms (1/fps) of output: a BGR frame of the options' size and the 16 kHz mono samples that
-  // play with it. Both are timestamped index * frame duration; frames pushed before the offer
-  // are dropped. Never blocks on the network: a full queue drops the oldest.
+  // 40 ms (1/fps) of output: a BGR frame of the options' size (else dinet::Error) and the
+  // 16 kHz mono samples that play with it. Both get one timestamp, the first frame's arrival
+  // + (index - first index) * frame duration; frames pushed before the offer are dropped.
+  // Never blocks on the network: a full queue (~200 ms) drops the oldest.
   void push(const cv::Mat& bgr, std::span<const int16_t> audio16k, int64_t frame_index);
 
   // The connection is up (ICE connected and DTLS done): what is pushed now reaches the browser.

@@ -10,6 +10,7 @@
 #include <gst/webrtc/webrtc.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -193,6 +194,9 @@ void WebRtcPeer::Impl::link_to_mline(GstElement* last, unsigned mline, GstWebRTC
   const std::string name = "sink_" + std::to_string(mline);
   GstPad* sink = gst_element_request_pad_simple(webrtc, name.c_str());
   if (!sink) throw Error("webrtc", "webrtcbin gives no pad " + name);
+  // One media stream for both tracks: a browser synchronises audio with video only within one.
+  // The answer names it (a=ssrc:... msid:) only for an SSRC in the caps, hence the fixed SSRCs.
+  g_object_set(sink, "msid", "dinet-avatar", nullptr);
   GstWebRTCRTPTransceiver* transceiver = nullptr;
   g_object_get(sink, "transceiver", &transceiver, nullptr);
   if (transceiver) {
@@ -225,12 +229,13 @@ void WebRtcPeer::Impl::add_video_branch(const webrtc::OfferedMedia& video) {
   gst_util_set_object_arg(G_OBJECT(encoder), "error-resilient", "default");
   gst_util_set_object_arg(G_OBJECT(encoder), "end-usage", "cbr");
   GstElement* payloader = make("rtpvp8pay");
-  g_object_set(payloader, "pt", guint(video.payload), "mtu", guint(1200), nullptr);
+  const guint ssrc = g_random_int();
+  g_object_set(payloader, "pt", guint(video.payload), "ssrc", ssrc, "mtu", guint(1200), nullptr);
   gst_util_set_object_arg(G_OBJECT(payloader), "picture-id-mode", "15-bit");
   GstElement* filter = make("capsfilter");
   GstCaps* rtp = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name",
                                      G_TYPE_STRING, "VP8", "clock-rate", G_TYPE_INT, 90000, "payload",
-                                     G_TYPE_INT, video.payload, nullptr);
+                                     G_TYPE_INT, video.payload, "ssrc", G_TYPE_UINT, ssrc, nullptr);
   g_object_set(filter, "caps", rtp, nullptr);
 
   GstPad* encoded = gst_element_get_static_pad(encoder, "src");
@@ -258,11 +263,12 @@ void WebRtcPeer::Impl::add_audio_branch(const webrtc::OfferedMedia& audio) {
   g_object_set(encoder, "bitrate", 32000, nullptr);
   gst_util_set_object_arg(G_OBJECT(encoder), "audio-type", "voice");
   GstElement* payloader = make("rtpopuspay");
-  g_object_set(payloader, "pt", guint(audio.payload), nullptr);
+  const guint ssrc = g_random_int();
+  g_object_set(payloader, "pt", guint(audio.payload), "ssrc", ssrc, nullptr);
   GstElement* filter = make("capsfilter");
   GstCaps* rtp = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "audio", "encoding-name",
                                      G_TYPE_STRING, "OPUS", "clock-rate", G_TYPE_INT, 48000, "payload",
-                                     G_TYPE_INT, audio.payload,
+                                     G_TYPE_INT, audio.payload, "ssrc", G_TYPE_UINT, ssrc,
                                      // "opus/48000/2" in the answer: browsers match Opus with 2 channels
                                      "encoding-params", G_TYPE_STRING, "2", nullptr);
   g_object_set(filter, "caps", rtp, nullptr);
@@ -298,14 +304,21 @@ void WebRtcPeer::Impl::add_microphone_branch(GstPad* pad) {
   } else {
     chain = {gst_element_factory_make("fakesink", nullptr)};
   }
-  for (GstElement* element : chain) {
-    gst_bin_add(GST_BIN(pipeline), element);
-    gst_element_sync_state_with_parent(element);
+  // On GStreamer's thread: a failure is recorded for stats(), never thrown through C code.
+  if (std::find(chain.begin(), chain.end(), nullptr) != chain.end()) {
+    for (GstElement* element : chain)
+      if (element) gst_object_unref(gst_object_ref_sink(element));
+    record_error("a GStreamer element for the browser's audio is not installed");
+    return;
   }
-  for (size_t i = 0; i + 1 < chain.size(); ++i) gst_element_link(chain[i], chain[i + 1]);
+  for (GstElement* element : chain) gst_bin_add(GST_BIN(pipeline), element);
+  bool linked = true;
+  for (size_t i = 0; i + 1 < chain.size(); ++i) linked = linked && gst_element_link(chain[i], chain[i + 1]);
   GstPad* sink_pad = gst_element_get_static_pad(chain.front(), "sink");
-  if (gst_pad_link(pad, sink_pad) != GST_PAD_LINK_OK) record_error("cannot link the browser's audio");
+  linked = linked && gst_pad_link(pad, sink_pad) == GST_PAD_LINK_OK;
   gst_object_unref(sink_pad);
+  if (!linked) record_error("cannot link the browser's audio decoder");
+  for (GstElement* element : chain) gst_element_sync_state_with_parent(element);
 }
 
 void WebRtcPeer::Impl::handle_offer(const std::string& sdp) {
@@ -392,6 +405,7 @@ void WebRtcPeer::handle_signal(const std::string& text) {
   if (type == "offer") {
     impl_->handle_offer(field<std::string>(message, "sdp"));
   } else if (type == "ice") {
+    if (message.contains("candidate") && message["candidate"].is_null()) return;  // the end, as some pages send it
     const auto candidate = field<std::string>(message, "candidate");
     const auto mline = field<unsigned>(message, "sdpMLineIndex");
     // An empty candidate ends the browser's gathering. mDNS (".local") candidates go to
