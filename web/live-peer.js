@@ -26,9 +26,11 @@ function startLivePeer(wsUrl, videoElement, micStream, onState) {
 
   // The microphone first (audio both ways: it goes up, the dubbed voice comes back on the same
   // m-line), then a receive-only video: the order the server expects from a browser.
-  const micTrack = micStream.getAudioTracks()[0];
-  if (!micTrack) throw new Error("startLivePeer: the stream has no audio track");
-  pc.addTransceiver(micTrack, {direction: "sendrecv", streams: [micStream]});
+  // Without a microphone (refused, or none) the audio m-line stays, with nothing to send: the
+  // avatar still speaks typed text.
+  const micTrack = micStream ? micStream.getAudioTracks()[0] : null;
+  if (micTrack) pc.addTransceiver(micTrack, {direction: "sendrecv", streams: [micStream]});
+  else pc.addTransceiver("audio", {direction: "sendrecv"});
   const video = pc.addTransceiver("video", {direction: "recvonly"});
   // The server sends VP8 only; putting it first keeps the offer's choice obvious.
   if (video.setCodecPreferences && window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities) {

@@ -73,7 +73,8 @@ async function startLive() {
   // Without a microphone (refused, or none) the avatar still speaks typed text.
   let microphone = null;
   try {
-    microphone = await navigator.mediaDevices.getUserMedia({ audio: true });
+    microphone = await navigator.mediaDevices.getUserMedia(
+      { audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } });
   } catch (e) {
     liveError("no microphone (" + e.name + "): type text for the avatar to say");
   }
