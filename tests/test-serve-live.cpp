@@ -30,7 +30,7 @@ json wait_for_avatar(int port, double seconds) {
 TEST(ServeLive, AvatarsSessionsAndTheirBadRequests) {
   TempDir dir;
   const fs::path model = save_random_model(dir / "model.pth", 64, audio_feature_spec("mel"));
-  const SynthClip clip = make_synth_clip(dir / "synth", 3.0, 128);
+  const SynthClip clip = make_synth_clip(dir / "synth", 3.0);
   ServerProcess server("--model_path " + model.string() + " --jobs_dir " + (dir / "jobs").string() +
                            " --threads 1 --max_sessions 1 --avatar " + clip.video.string(),
                        dir / "server.log");

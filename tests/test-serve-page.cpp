@@ -37,7 +37,7 @@ TEST(ServePage, DubThroughTheFormAndWatchTheResult) {
   if (const std::string why = browser_missing(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
   const fs::path model = save_random_model(dir / "model.pth", 64, audio_feature_spec("mel"));
-  const SynthClip clip = make_synth_clip(dir / "synth", 2.0, 128);
+  const SynthClip clip = make_synth_clip(dir / "synth", 2.0);
   const fs::path audio = write_tone(dir / "speech.wav", 2.0);
   ServerProcess server("--model_path " + model.string() + " --jobs_dir " + (dir / "jobs").string() + " --threads 1",
                        dir / "server.log");

@@ -143,7 +143,7 @@ void JobQueue::load_existing() {
       Job job;
       job.id = id;
       job.state = parse_state(j.value("state", "failed"));
-      job.error = j.value("error", "");
+      if (j.contains("error") && j["error"].is_string()) job.error = j["error"];
       job.video_name = j.value("video", "");
       job.audio_name = j.value("audio", "");
       job.created = j.value("created", 0.0);

@@ -13,6 +13,7 @@
 #include <deque>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -237,7 +238,9 @@ void Server::Impl::serve_connection(tcp::socket socket) {
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
-    parser.body_limit(upload_limit + (1 << 20));  // the limit is on the files; the form's framing is extra
+    // No limit while the header is read (Beast would refuse a large Content-Length without a
+    // word); it is checked below, answered with 413, and set for the body.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     http::read_header(socket, buffer, parser, ec);
     if (ec) break;  // closed, timed out, or not HTTP
     const auto& header = parser.get();
@@ -252,9 +255,8 @@ void Server::Impl::serve_connection(tcp::socket socket) {
                       "the upload is larger than --max_upload_mb " + std::to_string(options.max_upload_mb) + " MB");
       break;
     }
+    parser.body_limit(upload_limit + (1 << 20));  // the limit is on the files; the form's framing is extra
     if (beast::websocket::is_upgrade(header)) {
-      http::read(socket, buffer, parser, ec);  // an upgrade has no body; this ends its header
-      if (ec) break;
       const Request upgrade = parser.release();
       const auto parts = segments(serve::path_of(serve::target_of(upgrade)));
       if (!authorised(upgrade)) {
@@ -270,7 +272,7 @@ void Server::Impl::serve_connection(tcp::socket socket) {
       }
       break;
     }
-    http::read(socket, buffer, parser, ec);
+    if (!parser.is_done()) http::read(socket, buffer, parser, ec);
     if (ec == http::error::body_limit) {
       reply_and_close(http::status::payload_too_large, "the upload is larger than --max_upload_mb");
       break;
@@ -511,9 +513,19 @@ void Server::Impl::serve_websocket(tcp::socket socket, const Request& upgrade, c
   own.assign(protocol, socket.release(), ec);
   websocket::stream<tcp::socket> ws(std::move(own));
   std::deque<std::string> outbox;
-  bool writing = false;
+  bool writing = false, closing = false;
+  // One write at a time (a close is a write too): after a bad message, the error goes out first.
   std::function<void()> write_next = [&] {
-    if (writing || outbox.empty()) return;
+    if (writing) return;
+    if (outbox.empty()) {
+      if (closing) {  // the error is out: the connection ends without waiting for the browser
+        boost::system::error_code ignored;
+        ws.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+        ws.next_layer().close(ignored);
+        io.stop();  // Beast's timers would keep run() waiting
+      }
+      return;
+    }
     writing = true;
     ws.text(true);
     ws.async_write(asio::buffer(outbox.front()), [&](boost::system::error_code e, size_t) {
@@ -544,14 +556,18 @@ void Server::Impl::serve_websocket(tcp::socket socket, const Request& upgrade, c
     beast::flat_buffer buffer;
     std::function<void()> read_next = [&] {
       ws.async_read(buffer, [&](boost::system::error_code e, size_t) {
-        if (e) return;  // closed, timed out: the session ends below
+        if (e) {  // closed, timed out: the session ends below
+          io.stop();
+          return;
+        }
         const std::string message = beast::buffers_to_string(buffer.data());
         buffer.consume(buffer.size());
         try {
           on_message(message);
         } catch (const std::exception& bad) {
-          send(json{{"type", "error"}, {"message", bad.what()}}.dump());
-          ws.async_close(websocket::close_code::policy_error, [](boost::system::error_code) {});
+          outbox.push_back(json{{"type", "error"}, {"message", bad.what()}}.dump());
+          closing = true;
+          write_next();
           return;
         }
         read_next();
