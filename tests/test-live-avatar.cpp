@@ -82,6 +82,26 @@ TEST(LiveAvatar, CutsTheLoopWhereTheVideoComesBack) {
   EXPECT_EQ(avatar.loop.frame_at(60), avatar.loop.begin);
 }
 
+TEST(LiveAvatar, DetectsTheLandmarksOfARealClip) {
+  if (dinet::test::shared_dir().empty()) GTEST_SKIP() << "../shared is absent";
+  TempDir dir;
+  const fs::path video = dinet::test::shared_dir() / "data" / "real" / "mimictalk_German_20s.mp4";
+  dinet::AvatarOptions options;
+  options.max_seconds = 2;
+  dinet::prepare_avatar(video, dir / "avatar", options);
+  const dinet::Avatar avatar = dinet::load_avatar(dir / "avatar");
+  EXPECT_EQ(avatar.frames(), 50);
+  EXPECT_EQ(avatar.width, 512);  // under max_side: kept
+  int64_t with_face = 0;
+  for (const auto& window : avatar.windows) with_face += window.has_value();
+  EXPECT_EQ(with_face, 50);
+  EXPECT_EQ(avatar.references(128).sizes(), (at::IntArrayRef{1, 15, 208, 160}));
+  const nlohmann::json meta = nlohmann::json::parse(dinet::read_file(dir / "avatar" / "avatar.json"));
+  EXPECT_EQ(meta.at("source"), "mimictalk_German_20s.mp4");
+  EXPECT_EQ(meta.at("fps"), 25.0);
+  EXPECT_TRUE(meta.contains("created"));
+}
+
 TEST(LiveAvatar, AVideoWithoutAFaceIsNamed) {
   TempDir dir;
   {

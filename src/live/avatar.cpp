@@ -144,11 +144,10 @@ void prepare_avatar(const fs::path& video, const fs::path& dir, const AvatarOpti
           scale = double(scaled.width) / frame.cols;
           cv::resize(frame, frame, scaled, 0, 0, cv::INTER_AREA);
         }
-        if (!writer) {
-          size = frame.size();
+        if (size.empty()) size = frame.size();
+        if (!writer && options.landmark_csv.empty())
           writer = std::make_unique<VideoWriter>(temp / "detect.mp4", size.width, size.height, writer_options);
-        }
-        writer->write(frame);
+        if (writer) writer->write(frame);
         std::vector<uint8_t> bytes;
         cv::imencode(".jpg", frame, bytes, {cv::IMWRITE_JPEG_QUALITY, kJpegQuality});
         write_file_atomic(temp / "frames" / frame_name(t), std::string(bytes.begin(), bytes.end()));
@@ -157,8 +156,8 @@ void prepare_avatar(const fs::path& video, const fs::path& dir, const AvatarOpti
         cv::resize(grey, thumb, {32, 32}, 0, 0, cv::INTER_AREA);
         thumbs.push_back(thumb);
       }
-      if (!writer) throw Error(video.string(), "no frames");
-      writer->finish();
+      if (size.empty()) throw Error(video.string(), "no frames");
+      if (writer) writer->finish();
     }
     infer::FaceOptions face_options;  // default windows: load_avatar makes the same
     face_options.show_progress = options.show_progress;
@@ -182,7 +181,7 @@ void prepare_avatar(const fs::path& video, const fs::path& dir, const AvatarOpti
         throw Error(video.string(), std::string("no usable face for an avatar (") + e.what() + ")");
       }
     }
-    fs::remove(temp / "detect.mp4");
+    if (options.landmark_csv.empty()) fs::remove(temp / "detect.mp4");
     // The track may be a frame shorter or longer than the frames stored.
     const auto n = std::min<int64_t>(faces.frames(), static_cast<int64_t>(thumbs.size()));
     faces.track.frames.resize(n);
