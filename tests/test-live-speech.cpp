@@ -32,9 +32,9 @@ TEST(LiveSpeech, CallsFromSeveralThreadsTakeTurns) {
   std::thread other([&] { a = dinet::synthesize_speech("one two three"); });
   b = dinet::synthesize_speech("one two three");
   other.join();
-  // The same speech, not a mix of the two: espeak-ng keeps a little state between utterances,
-  // so the lengths may differ by a few samples.
-  EXPECT_NEAR(double(a.samples.size()), double(b.samples.size()), 0.01 * b.samples.size());
+  // The same speech, not a mix of the two (that would be about twice as long): espeak-ng keeps
+  // a little state between utterances, so the first one of a process is 1-2 % longer or shorter.
+  EXPECT_NEAR(double(a.samples.size()), double(b.samples.size()), 0.05 * b.samples.size());
   EXPECT_NEAR(rms(a), rms(b), 0.05 * rms(b));
 }
 
