@@ -5,17 +5,18 @@
 #include <cmath>
 #include <numbers>
 
+#include "audio/mel_bank.h"
 #include "audio/spectrum.h"
 #include "dinet/audio_features.h"
 
 namespace dinet {
+namespace audio {
 namespace {
 
 constexpr int kRate = 16000;
-constexpr int64_t kHop = 160;     // 10 ms
-constexpr int64_t kWindow = 400;  // 25 ms
+constexpr int64_t kHop = kMelHop;
+constexpr int64_t kWindow = kMelWindow;
 constexpr int64_t kFft = 512;
-constexpr double kFloorDecades = 8.0;  // 80 dB below the utterance's peak
 
 // librosa's default mel scale (Slaney): linear below 1 kHz, logarithmic above.
 constexpr double kLinearHzPerMel = 200.0 / 3.0;
@@ -71,20 +72,25 @@ const std::vector<float>& hann_window() {
 
 }  // namespace
 
+at::Tensor log_mel_hops(const float* samples, int64_t n, int64_t first_sample, int64_t hops) {
+  // Hop h's window is centred on the middle of its 10 ms: [160 h + 80 - 200, ... + 400).
+  const at::Tensor power = power_spectrum<float>(samples, n, first_sample + kMelWindowStart, kHop, hops,
+                                                 kWindow, kFft, hann_window());
+  return apply_filters(power, mel_filters()).clamp_min(1e-20).log10_();
+}
+
+}  // namespace audio
+
 at::Tensor mel_features(const Audio& audio) {
-  const Audio at16k = audio.sample_rate == kRate ? audio : resample(audio, kRate);
+  const Audio at16k = audio.sample_rate == audio::kRate ? audio : resample(audio, audio::kRate);
   const auto n = static_cast<int64_t>(at16k.samples.size());
   const int64_t frames = feature_frame_count(n);
   const int64_t hops = frames * kMelHopsPerFrame;
-  // Hop h's window is centred on the middle of its 10 ms: [160 h + 80 - 200, ... + 400).
-  const int64_t first = kHop / 2 - kWindow / 2;
-  const at::Tensor power = audio::power_spectrum<float>(at16k.samples.data(), n, first, kHop,
-                                                        hops, kWindow, kFft, hann_window());
-  at::Tensor log_mel = audio::apply_filters(power, mel_filters()).clamp_min(1e-20).log10_();
+  at::Tensor log_mel = audio::log_mel_hops(at16k.samples.data(), n, 0, hops);
   // The floor follows the peak, so the feature does not depend on the recording level, and
   // digital silence or padding cannot stretch the range.
   const double peak = log_mel.max().item<double>();
-  log_mel.clamp_min_(peak - kFloorDecades);
+  log_mel.clamp_min_(peak - audio::kMelFloorDecades);
   const double mean = log_mel.mean().item<double>();
   const double std = (log_mel - mean).square().mean().sqrt().item<double>();
   log_mel.sub_(mean);
