@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 def browser(fake_audio):
     options = webdriver.ChromeOptions()
-    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,1300",
+    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,1900",
                 "--autoplay-policy=no-user-gesture-required",
                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                 # Host candidates as plain addresses: the server's ICE agent cannot resolve mDNS names.

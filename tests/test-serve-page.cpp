@@ -5,6 +5,7 @@
 
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "infer_test_support.h"
@@ -51,6 +52,7 @@ TEST(ServePage, DubThroughTheFormAndWatchTheResult) {
   std::string output = r.output;
   while (!output.empty() && output.back() == '\n') output.pop_back();
   const auto seen = nlohmann::json::parse(output.substr(output.rfind('\n') + 1));
+  std::printf("browser saw: %s\n", seen.dump().c_str());
   EXPECT_DOUBLE_EQ(seen["progress"].get<double>(), 1.0) << r.output;
 }
 
@@ -75,6 +77,7 @@ TEST(ServePage, TalkToTheAvatarThroughTheMicrophoneAndText) {
   std::string output = r.output;
   while (!output.empty() && output.back() == '\n') output.pop_back();
   const auto seen = nlohmann::json::parse(output.substr(output.rfind('\n') + 1));
+  std::printf("browser saw: %s\n", seen.dump().c_str());
   EXPECT_GE(seen["live_fps"].get<double>(), 15.0) << r.output;
   EXPECT_GT(seen["live_audio_samples"].get<double>(), 0) << r.output;
   EXPECT_GT(seen["say_audio_energy"].get<double>(), 0) << r.output;

@@ -134,7 +134,9 @@ struct LiveSessionOptions {
 struct LiveStats {
   double output_fps = 0;        // frames emitted per second of wall time, over the last 2 s
   double generated_fps = 0;     // frames generated per second, over the last 2 s
-  double latency_p50_ms = 0, latency_p95_ms = 0;  // audio arrival -> its frame's emission
+  // Audio arrival -> its frame's emission: every frame of stream audio (push_audio), the first
+  // frame of a queued clip (push_clip, say: its later frames wait behind it by design).
+  double latency_p50_ms = 0, latency_p95_ms = 0;
   int64_t latency_samples = 0;  // frames the latency figures cover (the last 250 with speech)
   int64_t frames = 0, generated = 0;
   int64_t dropped = 0;          // frames emitted as a held picture because generation was late

@@ -60,6 +60,9 @@ struct Chunk {
   bool speech = false;
   bool has_input = false;
   Clock::time_point arrival;  // of its earliest input sample
+  // Counts in the latency: stream audio, and the first chunk of a queued clip (a clip's later
+  // chunks wait behind its own earlier ones by design, which is not delay).
+  bool measured = false;
 };
 
 double percentile(std::vector<double> values, double p) {
@@ -122,7 +125,10 @@ struct LiveSession::Impl {
     chunk.samples.reserve(kChunk);
     while (count > 0 && !queue.empty()) {
       Segment& s = queue.front();
-      if (!chunk.has_input) chunk.arrival = s.arrival;
+      if (!chunk.has_input) {
+        chunk.arrival = s.arrival;
+        chunk.measured = s.stream || s.used == 0;
+      }
       chunk.has_input = true;
       const size_t n = std::min(count, s.samples.size() - s.used);
       chunk.samples.insert(chunk.samples.end(), s.samples.begin() + s.used, s.samples.begin() + s.used + n);
@@ -330,7 +336,7 @@ struct LiveSession::Impl {
     on_frame(frame);
     std::lock_guard lock(mutex);
     const Chunk& chunk = chunks.at(frame.index);
-    if (chunk.speech) {
+    if (chunk.speech && chunk.measured) {
       latencies.push_back(std::chrono::duration<double, std::milli>(now - chunk.arrival).count());
       if (latencies.size() > kLatencyWindow) latencies.pop_front();
     }

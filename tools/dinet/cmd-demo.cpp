@@ -129,6 +129,9 @@ void run_demo(const DemoArgs& a) {
   std::printf("\nDone. Dubbed video: %s\nReport:       %s\nSelf-reconstruction: %s\n",
               (root / "inference_result").c_str(), (root / "evaluate_result" / "report.html").c_str(),
               (selfrecon / "selfrecon.html").c_str());
+  if (!published)  // the demo's model is a mel model, so it can also be talked to live
+    std::printf("Talk to it in a browser: dinet serve --model_path %s --avatar %s\n", model.c_str(),
+                first_video(test_videos).c_str());
 }
 
 }  // namespace
