@@ -26,8 +26,24 @@
 #include "infer/generator.h"
 
 namespace dinet::bench {
-namespace {
 namespace fs = std::filesystem;
+
+fs::path random_mel_model(const fs::path& dir, int mouth) {
+  torch::manual_seed(0);
+  DINet net(3, 15, kMelChannels);
+  TorchValue checkpoint = published_generator_checkpoint(1, {{"net_g", module_state_dict(*net)}});
+  TorchValue meta = TorchValue::dict();
+  meta.set("trainer", "frame");
+  meta.set("mouth_region_size", mouth);
+  meta.set("audio_feature", "mel");
+  meta.set("audio_channel", kMelChannels);
+  checkpoint.set("dinet_meta", meta);
+  const fs::path file = dir / ("random_mel_" + std::to_string(mouth) + ".pth");
+  save_torch_file(file, checkpoint);
+  return file;
+}
+
+namespace {
 
 struct InferBenchOptions {
   std::string video = "../shared/data/real/videoretalking_face_2.mp4";
@@ -120,20 +136,6 @@ void network_only(const Table& table, const InferBenchOptions& o, const std::str
             timer.wall_s(), timer.cpu_s());
 }
 
-// A random mel model (our checkpoint layout) at the benchmark's mouth size.
-fs::path random_model(const fs::path& dir, int mouth) {
-  torch::manual_seed(0);
-  DINet net(3, 15, kMelChannels);
-  TorchValue checkpoint = published_generator_checkpoint(1, {{"net_g", module_state_dict(*net)}});
-  TorchValue meta = TorchValue::dict();
-  meta.set("trainer", "frame");
-  meta.set("mouth_region_size", mouth);
-  meta.set("audio_feature", "mel");
-  meta.set("audio_channel", kMelChannels);
-  checkpoint.set("dinet_meta", meta);
-  save_torch_file(dir / "model.pth", checkpoint);
-  return dir / "model.pth";
-}
 
 void run_infer_bench(const InferBenchOptions& o) {
   const int threads = set_threads(o.threads);
@@ -148,7 +150,7 @@ void run_infer_bench(const InferBenchOptions& o) {
       o.landmarks.empty() ? detect_video_landmarks(o.video, LandmarkModel()).track : read_openface_csv(o.landmarks);
   const double detect_seconds = seconds_since(detect_start);
   write_openface_csv(dir / "landmarks.csv", track);
-  const fs::path model = random_model(dir, o.mouth);
+  const fs::path model = random_mel_model(dir, o.mouth);
 
   std::printf("`dinet infer` on %s (%zu source frames), %.1f s of its audio, mouth %d, network on %s, %d CPU "
               "threads. Landmarks %s beforehand in %.1f s (%.1f frames/s) and given as a CSV.\n\n",

@@ -33,21 +33,6 @@ struct ServeBenchOptions {
   int batch = 2;
 };
 
-fs::path random_mel_model(const fs::path& dir, int mouth) {
-  torch::manual_seed(0);
-  DINet net(3, 15, kMelChannels);
-  TorchValue checkpoint = published_generator_checkpoint(1, {{"net_g", module_state_dict(*net)}});
-  TorchValue meta = TorchValue::dict();
-  meta.set("trainer", "frame");
-  meta.set("mouth_region_size", mouth);
-  meta.set("audio_feature", "mel");
-  meta.set("audio_channel", kMelChannels);
-  checkpoint.set("dinet_meta", meta);
-  const fs::path file = dir / ("random_mel_" + std::to_string(mouth) + ".pth");
-  save_torch_file(file, checkpoint);
-  return file;
-}
-
 void run_serve_bench(const ServeBenchOptions& o) {
   const int threads = set_threads(o.threads);
   const ScratchDir scratch(fs::temp_directory_path() / ("dinet-bench-serve-" + std::to_string(::getpid())));

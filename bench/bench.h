@@ -32,6 +32,10 @@ std::string machine_header(int argc, char** argv);
 // dropped) and returns the last JSON object it printed; nothing when it failed or printed none.
 std::optional<nlohmann::json> run_json_command(const std::string& command);
 
+// A random-weight generator checkpoint on the mel feature (our layout) at mouth size `mouth`,
+// written into `dir`: for measurements of speed, not of quality.
+std::filesystem::path random_mel_model(const std::filesystem::path& dir, int mouth);
+
 // printf into a string: one table cell.
 std::string cell(const char* format, ...) __attribute__((format(printf, 1, 2)));
 

@@ -12,6 +12,7 @@
 
 #include "dinet/error.h"
 #include "dinet/files.h"
+#include "dinet/interrupt.h"
 #include "dinet/process.h"
 #include "serve/http.h"
 
@@ -312,6 +313,10 @@ std::vector<std::string> JobQueue::command_of(const Job& job) const {
 void JobQueue::run_next() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
+    if (interrupt_signal() != 0) {  // the server is about to stop: start nothing new
+      changed_.wait_for(lock, std::chrono::milliseconds(200));
+      continue;
+    }
     Job* next = nullptr;
     for (auto& [id, job] : jobs_)
       if (job.state == JobState::queued && (!next || job.created < next->created)) next = &job;
@@ -377,8 +382,10 @@ void JobQueue::run_job(Job& job, std::unique_lock<std::mutex>& lock) {
   }
   std::error_code ec;
   fs::remove(progress_file, ec);
-  if (stopping_ && !job.cancel) {
-    job.state = JobState::queued;  // the server is stopping: queued again at the next start
+  // The server is stopping (Ctrl-C in a terminal reaches the child too): queued again at the
+  // next start, not failed.
+  if ((stopping_ || interrupt_signal() != 0) && !job.cancel) {
+    job.state = JobState::queued;
   } else if (job.cancel) {
     job.state = JobState::cancelled;
   } else if (code == 0 && fs::exists(dir / "out" / "video_facial_dubbing_add_audio.mp4")) {
