@@ -19,6 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
 #include "dinet/files.h"
 #include "dinet/process.h"
 #include "test_support.h"
@@ -135,6 +138,14 @@ inline HttpReply post_form(int port, const std::string& target, const std::vecto
   auto [body, type] = multipart(fields);
   headers["Content-Type"] = type;
   return http_request(port, "POST", target, body, headers);
+}
+
+// A 4xx/5xx answer as the API gives every error: `status` and a JSON {"error"} that says `says`.
+inline void expect_api_error(const HttpReply& r, int status, const std::string& says) {
+  EXPECT_EQ(r.status, status) << r.body;
+  const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(j.is_object() && j.contains("error")) << r.body;
+  EXPECT_NE(j["error"].get<std::string>().find(says), std::string::npos) << r.body;
 }
 
 }  // namespace dinet::test

@@ -140,12 +140,7 @@ TEST(ServeApi, BadRequestsGetJsonErrorsAndTheServerStaysUp) {
   ServerProcess server(server_args(dir, in, "--max_upload_mb 1"), dir / "server.log");
   ASSERT_GT(server.port(), 0) << server.output();
   const int port = server.port();
-  auto expect_error = [&](const HttpReply& r, int status, const std::string& says) {
-    EXPECT_EQ(r.status, status) << r.body;
-    const json j = json::parse(r.body, nullptr, false);
-    ASSERT_TRUE(j.is_object() && j.contains("error")) << r.body;
-    EXPECT_NE(j["error"].get<std::string>().find(says), std::string::npos) << r.body;
-  };
+  const auto expect_error = expect_api_error;
   expect_error(http_request(port, "GET", "/api/jobs/000000000000000000000000"), 404, "no job");
   expect_error(http_request(port, "GET", "/api/jobs/..%2F..%2Fetc"), 404, "no job");
   expect_error(http_request(port, "GET", "/api/nothing"), 404, "no route");

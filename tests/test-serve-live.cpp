@@ -72,12 +72,7 @@ TEST(ServeLive, AvatarsSessionsAndTheirBadRequests) {
   for (const char* key : {"fps", "latency_p50_ms", "latency_p95_ms", "frames_dropped", "audio_underruns", "lookahead_ms"})
     EXPECT_TRUE(stats["sessions"][0].contains(key)) << key;
 
-  auto expect_error = [&](const HttpReply& r, int status, const std::string& says) {
-    EXPECT_EQ(r.status, status) << r.body;
-    const json j = json::parse(r.body, nullptr, false);
-    ASSERT_TRUE(j.is_object() && j.contains("error")) << r.body;
-    EXPECT_NE(j["error"].get<std::string>().find(says), std::string::npos) << r.body;
-  };
+  const auto expect_error = expect_api_error;
   expect_error(post_json("/api/sessions", "{oops"), 400, "not JSON");
   expect_error(post_json("/api/sessions", R"({"avatar": 7})"), 400, "avatar");
   expect_error(post_json("/api/sessions", R"({"avatar": "0123456789abcdef01234567"})"), 404, "no avatar");

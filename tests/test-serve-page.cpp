@@ -34,6 +34,14 @@ CommandResult run_browser(const std::string& args) {
   return result;
 }
 
+// browser_page.py's last line: what it saw, as JSON (printed, so the ctest log keeps the figures).
+nlohmann::json what_the_browser_saw(std::string output) {
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  const auto seen = nlohmann::json::parse(output.substr(output.rfind('\n') + 1));
+  std::printf("browser saw: %s\n", seen.dump().c_str());
+  return seen;
+}
+
 TEST(ServePage, DubThroughTheFormAndWatchTheResult) {
   if (const std::string why = browser_missing(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
@@ -49,10 +57,7 @@ TEST(ServePage, DubThroughTheFormAndWatchTheResult) {
                                       clip.video.string() + " --audio " + audio.string() +
                                       (screenshot ? std::string(" --screenshot ") + screenshot : ""));
   ASSERT_EQ(r.exit_code, 0) << r.output << "\nserver:\n" << server.output();
-  std::string output = r.output;
-  while (!output.empty() && output.back() == '\n') output.pop_back();
-  const auto seen = nlohmann::json::parse(output.substr(output.rfind('\n') + 1));
-  std::printf("browser saw: %s\n", seen.dump().c_str());
+  const nlohmann::json seen = what_the_browser_saw(r.output);
   EXPECT_DOUBLE_EQ(seen["progress"].get<double>(), 1.0) << r.output;
 }
 
@@ -74,10 +79,7 @@ TEST(ServePage, TalkToTheAvatarThroughTheMicrophoneAndText) {
                                       clip.video.string() + " --audio " + audio.string() + " --live --fake_audio " +
                                       audio.string() + (screenshot ? std::string(" --screenshot ") + screenshot : ""));
   ASSERT_EQ(r.exit_code, 0) << r.output << "\nserver:\n" << server.output();
-  std::string output = r.output;
-  while (!output.empty() && output.back() == '\n') output.pop_back();
-  const auto seen = nlohmann::json::parse(output.substr(output.rfind('\n') + 1));
-  std::printf("browser saw: %s\n", seen.dump().c_str());
+  const nlohmann::json seen = what_the_browser_saw(r.output);
   EXPECT_GE(seen["live_fps"].get<double>(), 15.0) << r.output;
   EXPECT_GT(seen["live_audio_samples"].get<double>(), 0) << r.output;
   EXPECT_GT(seen["say_audio_energy"].get<double>(), 0) << r.output;

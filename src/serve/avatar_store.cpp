@@ -12,12 +12,6 @@ namespace dinet::serve {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-}  // namespace
-
 AvatarStore::AvatarStore(fs::path dir, AvatarOptions options) : dir_(std::move(dir)), options_(std::move(options)) {
   fs::create_directories(dir_);
   for (const auto& folder : fs::directory_iterator(dir_)) {
@@ -81,7 +75,7 @@ json AvatarStore::add(const fs::path& staged, const std::string& name) {
   e.id = new_id();
   e.name = name;
   e.sha256 = sha;
-  e.created = now_seconds();
+  e.created = unix_seconds();
   fs::create_directories(dir_ / e.id);
   fs::rename(staged, dir_ / e.id / "source");
   save(e);
@@ -128,7 +122,7 @@ std::vector<std::string> AvatarStore::remove_older_than(double hours) {
   std::vector<std::string> removed;
   if (hours <= 0) return removed;
   std::lock_guard<std::mutex> lock(mutex_);
-  const double cutoff = now_seconds() - hours * 3600;
+  const double cutoff = unix_seconds() - hours * 3600;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->second.created < cutoff && preparing_ != it->first) {
       queue_.erase(std::remove(queue_.begin(), queue_.end(), it->first), queue_.end());
@@ -168,10 +162,7 @@ void AvatarStore::prepare_queued() {
     if (it == entries_.end()) continue;
     Entry& e = it->second;
     e.state = error.empty() ? "ready" : "failed";
-    // The client knows its video by its name, not by our path.
-    const std::string source = (dir_ / id / "source").string();
-    for (size_t at; (at = error.find(source)) != std::string::npos;) error.replace(at, source.size(), e.name);
-    e.error = error;
+    e.error = with_client_name(error, dir_ / id / "source", e.name);
     e.summary = summary;
     save(e);
   }

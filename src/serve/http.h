@@ -33,6 +33,12 @@ Response error_response(http::status status, const std::string& message, unsigne
 inline std::string_view to_std(boost::beast::string_view s) { return {s.data(), s.size()}; }
 inline std::string_view target_of(const Request& request) { return to_std(request.target()); }
 
+// The value of a header, "" when the request has none.
+inline std::string_view header_value(const Request& request, http::field field) {
+  const auto it = request.find(field);
+  return it == request.end() ? std::string_view() : to_std(it->value());
+}
+
 // "/api/jobs/x?y=1" -> "/api/jobs/x".
 std::string_view path_of(std::string_view target);
 // The value of `name` in the target's query string, percent-decoding not needed for the

@@ -41,10 +41,6 @@ JobState parse_state(const std::string& name) {
   return JobState::failed;
 }
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // The last line a failed `dinet infer` printed that says what went wrong.
 std::string failure_of(const fs::path& log, int code) {
   std::ifstream in(log);
@@ -80,6 +76,16 @@ std::string new_id() {
   std::string id;
   for (int i = 0; i < 24; ++i) id += digits[device() % 16];
   return id;
+}
+
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string with_client_name(std::string message, const fs::path& path, const std::string& name) {
+  const std::string ours = path.string();
+  for (size_t at; (at = message.find(ours)) != std::string::npos;) message.replace(at, ours.size(), name);
+  return message;
 }
 
 bool valid_id(const std::string& id) {
@@ -203,7 +209,7 @@ std::string JobQueue::submit(const fs::path& staging, const json& options, const
                    "--max_queued); try again later");
   Job job;
   job.id = new_id();
-  job.created = now_seconds();
+  job.created = unix_seconds();
   job.options = options;
   job.video_name = video_name;
   job.audio_name = audio_name;
@@ -273,7 +279,7 @@ json JobQueue::wait_for_change(const std::string& id, const json& last, std::chr
 void JobQueue::remove_older_than(double hours) {
   if (hours <= 0) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  const double cutoff = now_seconds() - hours * 3600;
+  const double cutoff = unix_seconds() - hours * 3600;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     if (it->second.created < cutoff && it->second.state != JobState::running) {
       std::error_code ec;
@@ -396,11 +402,9 @@ void JobQueue::run_job(Job& job, std::unique_lock<std::mutex>& lock) {
   } else {
     job.state = JobState::failed;
     if (job.error.empty()) job.error = failure_of(dir / "log.txt", code);
-    // The client knows its files by their names, and has no business with our paths.
-    for (const auto& [path, name] : {std::pair{dir / "video", job.video_name}, std::pair{dir / "audio", job.audio_name},
-                                     std::pair{dir / "out", std::string("the result")}})
-      for (size_t at; (at = job.error.find(path.string())) != std::string::npos;)
-        job.error.replace(at, path.string().size(), name);
+    job.error = with_client_name(job.error, dir / "video", job.video_name);
+    job.error = with_client_name(job.error, dir / "audio", job.audio_name);
+    job.error = with_client_name(job.error, dir / "out", "the result");
     if (job.error.rfind("dinet: error: ", 0) == 0) job.error.erase(0, 14);
   }
   job.stage.clear();

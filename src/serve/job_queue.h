@@ -38,6 +38,11 @@ enum class JobState { queued, running, done, failed, cancelled };
 // never name a path.
 std::string new_id();
 bool valid_id(const std::string& id);
+// Seconds since the epoch: when jobs and avatars were made (for --retention_hours).
+double unix_seconds();
+// `message` with every mention of `path` (a file of ours) replaced by `name` (what the client
+// called it): clients know their files by their names and have no business with our paths.
+std::string with_client_name(std::string message, const std::filesystem::path& path, const std::string& name);
 
 // A job's options from the client: {"precision": "int8", "paste": "feathered", "seed": 3,
 // "crf": 20}; anything else is an ApiError 400.

@@ -382,9 +382,8 @@ Response Server::Impl::handle(const Request& request) {
 }
 
 Response Server::Impl::submit_job(const Request& request) {
-  const auto type = request.find(http::field::content_type);
-  const auto parts = serve::parse_multipart(request.body(),
-                                            type == request.end() ? std::string_view() : std::string_view(type->value().data(), type->value().size()));
+  const auto parts =
+      serve::parse_multipart(request.body(), serve::header_value(request, http::field::content_type));
   json options = json::object();
   for (const auto& part : parts)
     if (part.name == "options" && !part.body.empty()) {
@@ -413,9 +412,8 @@ Response Server::Impl::submit_job(const Request& request) {
 }
 
 Response Server::Impl::add_avatar(const Request& request) {
-  const auto type = request.find(http::field::content_type);
-  const auto parts = serve::parse_multipart(
-      request.body(), type == request.end() ? std::string_view() : std::string_view(type->value().data(), type->value().size()));
+  const auto parts =
+      serve::parse_multipart(request.body(), serve::header_value(request, http::field::content_type));
   const fs::path staging = options.jobs_dir / "tmp" / serve::new_id();
   try {
     fs::create_directories(staging);
@@ -480,8 +478,7 @@ Response Server::Impl::live_route(const Request& request, const std::vector<std:
     }
     if (parts.size() == 4 && method != http::verb::post) return not_allowed();
     if (parts.size() == 4 && parts[3] == "audio") {
-      const auto type = request.find(http::field::content_type);
-      sessions->push_audio(id, request.body(), type == request.end() ? "" : std::string(serve::to_std(type->value())),
+      sessions->push_audio(id, request.body(), std::string(serve::header_value(request, http::field::content_type)),
                            options.jobs_dir / "tmp");
       return ok({{"id", id}, {"bytes", request.body().size()}});
     }
