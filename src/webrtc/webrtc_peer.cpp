@@ -2,6 +2,7 @@
 
 #include "dinet/error.h"
 #include "webrtc/offer.h"
+#include "webrtc/signal.h"
 
 #define GST_USE_UNSTABLE_API  // webrtcbin's library is marked unstable in GStreamer 1.22
 #include <gst/app/gstappsink.h>
@@ -54,16 +55,6 @@ struct PromiseRef {
   GstPromise* promise = gst_promise_new();
   ~PromiseRef() { gst_promise_unref(promise); }
 };
-
-// One JSON field of a signalling message, as dinet::Error when missing or of the wrong type.
-template <typename T>
-T field(const json& message, const char* name) {
-  try {
-    return message.at(name).get<T>();
-  } catch (const json::exception&) {
-    throw Error("webrtc signal", std::string("missing or invalid field '") + name + "'");
-  }
-}
 
 }  // namespace
 
@@ -393,27 +384,20 @@ WebRtcPeer::~WebRtcPeer() {
 }
 
 void WebRtcPeer::handle_signal(const std::string& text) {
-  json message;
-  try {
-    message = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error("webrtc signal", std::string("bad JSON: ") + e.what());
-  }
-  if (!message.is_object()) throw Error("webrtc signal", "not a JSON object");
-  const auto type = field<std::string>(message, "type");
+  const webrtc::Signal signal = webrtc::parse_signal(text);
   std::lock_guard lock(impl_->signal_mutex);
-  if (type == "offer") {
-    impl_->handle_offer(field<std::string>(message, "sdp"));
-  } else if (type == "ice") {
-    if (message.contains("candidate") && message["candidate"].is_null()) return;  // the end, as some pages send it
-    const auto candidate = field<std::string>(message, "candidate");
-    const auto mline = field<unsigned>(message, "sdpMLineIndex");
-    // An empty candidate ends the browser's gathering. mDNS (".local") candidates go to
-    // webrtcbin like the others: it resolves them if the host can, else drops them, and the
-    // browser's checks against our host candidates still connect (peer-reflexive).
-    if (!candidate.empty()) g_signal_emit_by_name(impl_->webrtc, "add-ice-candidate", mline, candidate.c_str());
-  } else {
-    throw Error("webrtc signal", "unknown message type '" + type + "'");
+  switch (signal.type) {
+    case webrtc::Signal::Type::offer:
+      impl_->handle_offer(signal.sdp);
+      break;
+    case webrtc::Signal::Type::ice:
+      // mDNS (".local") candidates go to webrtcbin like the others: it resolves them if the
+      // host can, else drops them, and the browser's checks against our host candidates still
+      // connect (peer-reflexive).
+      g_signal_emit_by_name(impl_->webrtc, "add-ice-candidate", signal.mline, signal.candidate.c_str());
+      break;
+    case webrtc::Signal::Type::end_of_candidates:
+      break;
   }
 }
 
