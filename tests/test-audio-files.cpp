@@ -52,7 +52,12 @@ TEST(FeatureFiles, ErrorsNameTheFileAndTheProblem) {
 
   std::ofstream(file) << "1 2 3\n4 x 6\n";
   msg = error_of([&] { dinet::read_feature_file(file); });
-  EXPECT_NE(msg.find("line 2: not a number: 'x"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("line 2: not a finite float32 number: 'x"), std::string::npos) << msg;
+  for (const char* damaged : {"inf", "nan", "1e39"}) {
+    std::ofstream(file) << "1 2 3\n4 " << damaged << " 6\n";
+    msg = error_of([&] { dinet::read_feature_file(file); });
+    EXPECT_NE(msg.find("line 2: not a finite float32 number: '" + std::string(damaged)), std::string::npos) << msg;
+  }
 
   dinet::write_feature_file(file, at::zeros({199, 29}));
   msg = error_of([&] { dinet::read_feature_file(file, 200, 29); });

@@ -143,7 +143,9 @@ TEST(OpenFaceCsv, MalformedFilesNameTheFileAndTheLine) {
                                 "from 1 without gaps)");
 
   write_file_atomic(path, replaced(openface_like(3), ", 101.5", ", abc"));
-  EXPECT_EQ(error_of(path), p + ": line 2: column 'x_1': 'abc' is not a number");
+  EXPECT_EQ(error_of(path), p + ": line 2: column 'x_1': 'abc' is not a finite number");
+  write_file_atomic(path, replaced(openface_like(3), ", 101.5", ", nan"));
+  EXPECT_EQ(error_of(path), p + ": line 2: column 'x_1': 'nan' is not a finite number");
 
   write_file_atomic(path, replaced(openface_like(2), ", y_7,", ","));
   EXPECT_NE(error_of(path).find(p + ": line 1: no column 'y_7'"), std::string::npos);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <limits>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -39,9 +41,11 @@ at::Tensor read_text(const fs::path& file) {
       if (*p == '+') ++p;  // from_chars takes no plus sign
       double v = 0;
       const auto [next, ec] = std::from_chars(p, line_end, v);
-      if (ec != std::errc() || (next < line_end && !is_space(*next)))
+      // Features are float32: NaN, infinities and values beyond float's range are damage.
+      if (ec != std::errc() || (next < line_end && !is_space(*next)) || !std::isfinite(v) ||
+          std::abs(v) > std::numeric_limits<float>::max())
         throw Error(file.string(), "line " + std::to_string(line_number) +
-                                       ": not a number: '" +
+                                       ": not a finite float32 number: '" +
                                        std::string(p, std::min<size_t>(line_end - p, 24)) + "'");
       values.push_back(static_cast<float>(v));
       ++count;

@@ -56,8 +56,9 @@ double parse_number(std::string_view field, const std::string& column, int64_t l
   const std::string text(field);
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size())
-    errors.fail(line, "column '" + column + "': '" + text + "' is not a number");
+  // OpenFace writes zeros where it lost the face, never NaN: a non-finite value is damage.
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value))
+    errors.fail(line, "column '" + column + "': '" + text + "' is not a finite number");
   return value;
 }
 
