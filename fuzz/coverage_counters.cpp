@@ -6,7 +6,7 @@
 // in an array placed in the section libFuzzer reads as extra coverage counters. (libFuzzer's
 // own trace-pc handler only prints that trace-pc is unsupported: CMakeLists.txt links a copy
 // of Debian's libFuzzer with that symbol made weak.) GCC's trace-cmp calls go to libFuzzer's
-// comparison hooks directly. In a program without libFuzzer the counters are never read.
+// integer comparison hooks directly. In a program without libFuzzer the counters are never read.
 #include <cstdint>
 
 namespace {
@@ -20,4 +20,8 @@ __attribute__((no_sanitize_coverage, no_sanitize("address", "undefined"))) void 
   const auto pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   ++dinet_coverage_counters[(pc ^ (pc >> 16)) % kCounters];
 }
+
+// GCC's trace-cmp also reports floating-point comparisons, which libFuzzer has no hook for.
+__attribute__((no_sanitize_coverage)) void __sanitizer_cov_trace_cmpf(float, float) {}
+__attribute__((no_sanitize_coverage)) void __sanitizer_cov_trace_cmpd(double, double) {}
 }

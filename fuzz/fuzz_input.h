@@ -2,8 +2,8 @@
 // one parser of outside input the way dinet does (most read files, so the bytes are written to
 // a file first). A dinet::Error is the parser's correct answer to bad input; anything else that
 // escapes (another exception type, a crash, a sanitizer report, an allocation past the limit)
-// is a finding. Built with libFuzzer under clang (`make fuzz`), and, in the normal test suite,
-// with replay_main.cpp, which runs the corpus in fuzz/corpus/<target>/ once.
+// is a finding. Built as a libFuzzer program in the sanitizer build (`make fuzz`) and, for the
+// normal test suite, with replay_main.cpp, which runs the corpus in fuzz/corpus/<target>/ once.
 #pragma once
 
 #include <unistd.h>
