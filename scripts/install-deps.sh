@@ -13,8 +13,8 @@ gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gst
 # sessions; espeak-ng for their text to speech.
 # Optional: python3-torch lets the tests check that torch.load reads our checkpoints.
 # chromium, chromium-driver, python3-selenium: the tests that drive the server's page in a real
-# browser (they skip, saying so, where these are missing).
-OPTIONAL="python3-torch python3-numpy chromium chromium-driver python3-selenium"
+# browser (they skip, saying so, where these are missing). clang: its libFuzzer runs `make fuzz`.
+OPTIONAL="python3-torch python3-numpy chromium chromium-driver python3-selenium clang"
 
 missing=""
 for p in $PACKAGES $OPTIONAL; do
