@@ -111,8 +111,9 @@ void expect_stopped_cleanly(const Command& command, std::pair<int, double> ended
   EXPECT_EQ(WEXITSTATUS(status), 128 + signal) << log;
   EXPECT_NE(log.find("stopping at the next safe point"), std::string::npos) << log;
   EXPECT_NE(log.find(signal == SIGINT ? "interrupted by SIGINT" : "interrupted by SIGTERM"), std::string::npos) << log;
-  // About a second on a 2-core machine; the bound leaves room for a machine busy with builds.
-  EXPECT_LT(seconds, 5.0) << log;
+  // About a second on an idle 2-core machine (a batch of frames, a stretch of the DeepSpeech
+  // recurrence); the bound leaves room for one shared with builds, where 5 s were seen.
+  EXPECT_LT(seconds, 10.0) << log;
   std::printf("stopped %.2f s after the signal\n", seconds);
 }
 
@@ -202,6 +203,17 @@ TEST_F(Interrupt, LandmarksStopAtCtrlCAndWriteNoCsv) {
   expect_stopped_cleanly(landmarks, landmarks.stop(SIGINT), SIGINT);
   EXPECT_FALSE(fs::exists(csv));
   EXPECT_TRUE(temporaries_in(dir.path()).empty());
+}
+
+TEST_F(Interrupt, SelfreconStopsAtCtrlCWhileDubbing) {
+  test::TempDir dir;
+  const fs::path out = dir / "selfrecon";
+  Command selfrecon(dir.path(), {"selfrecon", "--model_path", model_.string(), "--holdout_video", clip_.video.string(),
+                                 "--holdout_landmarks", clip_.csv.string(), "--result_path", out.string(),
+                                 "--threads", "2"});
+  ASSERT_TRUE(selfrecon.wait_for_progress("self-reconstruction: own_audio", 2)) << selfrecon.log();
+  expect_stopped_cleanly(selfrecon, selfrecon.stop(SIGINT), SIGINT);
+  EXPECT_TRUE(test::files_in(out).empty()) << "left: " << test::files_in(out).size() << " files";
 }
 
 // DeepSpeech over ten minutes of audio (a random network of v0.1.0's layout, smaller) takes
