@@ -14,6 +14,7 @@
 #include "audio/matvec.h"
 #include "audio/spin_barrier.h"
 #include "dinet/error.h"
+#include "dinet/interrupt.h"
 
 namespace dinet::deepspeech {
 namespace {
@@ -21,6 +22,8 @@ namespace {
 constexpr double kReluClip = 20.0;     // DeepSpeech's relu_clip
 constexpr double kForgetBias = 1.0;    // BasicLSTMCell adds it at run time; it is not stored
 constexpr int64_t kChunkSteps = 2048;  // input projections held at once, per direction
+// A chunk's recurrence takes several seconds at v0.1.0's sizes; Ctrl-C is looked for this often.
+constexpr int64_t kStepsBetweenChecks = 256;
 
 std::string shape_text(const at::Tensor& t) {
   if (!t.defined()) return "(missing)";
@@ -152,6 +155,19 @@ void run_on_two_threads(const std::function<void()>& here, const std::function<v
 // in columns [0, H), the backward one in [H, 2H). Both work chunk by chunk: a chunk's input
 // projections (large products on every thread), then its recurrence.
 
+// Calls stretch(forward_first, backward_first, n) over a chunk of `len` steps in stretches of
+// kStepsBetweenChecks, with the first local step of each stretch in either walking order (the
+// backward direction walks from the end), and stops between stretches at Ctrl-C. The state
+// carries from stretch to stretch, so the result is exactly that of one pass.
+template <typename Stretch>
+void in_stretches(int64_t len, Stretch stretch) {
+  for (int64_t done = 0; done < len; done += kStepsBetweenChecks) {
+    throw_if_interrupted();
+    const int64_t n = std::min(kStepsBetweenChecks, len - done);
+    stretch(done, len - done - n, n);
+  }
+}
+
 // Both directions at once, each on its own thread streaming its own weights (one core alone
 // does not reach the memory bandwidth), or one after the other without `two_threads`. The
 // backward direction takes its chunks from the end.
@@ -166,20 +182,22 @@ void directions_at_once(const Direction& fw, const Direction& bw, const at::Tens
     const int64_t lo_fw = done, lo_bw = steps - done - len;
     at::Tensor g_fw = fw.input(h3.slice(0, lo_fw, lo_fw + len)).contiguous();
     at::Tensor g_bw = bw.input(h3.slice(0, lo_bw, lo_bw + len)).contiguous();
-    auto forward_part = [&] {
-      h_fw = fw.recur(g_fw.data_ptr<float>(), lo_fw, len, false, out, 2 * hidden, 0,
-                      c_fw.data(), h_fw, {0, hidden}, nullptr);
-    };
-    auto backward_part = [&] {
-      h_bw = bw.recur(g_bw.data_ptr<float>(), lo_bw, len, true, out, 2 * hidden, hidden,
-                      c_bw.data(), h_bw, {0, hidden}, nullptr);
-    };
-    if (two_threads) {
-      run_on_two_threads(forward_part, backward_part);
-    } else {
-      forward_part();
-      backward_part();
-    }
+    in_stretches(len, [&](int64_t first_fw, int64_t first_bw, int64_t n) {
+      auto forward_part = [&] {
+        h_fw = fw.recur(g_fw.data_ptr<float>() + first_fw * 4 * hidden, lo_fw + first_fw, n, false, out,
+                        2 * hidden, 0, c_fw.data(), h_fw, {0, hidden}, nullptr);
+      };
+      auto backward_part = [&] {
+        h_bw = bw.recur(g_bw.data_ptr<float>() + first_bw * 4 * hidden, lo_bw + first_bw, n, true, out,
+                        2 * hidden, hidden, c_bw.data(), h_bw, {0, hidden}, nullptr);
+      };
+      if (two_threads) {
+        run_on_two_threads(forward_part, backward_part);
+      } else {
+        forward_part();
+        backward_part();
+      }
+    });
   }
 }
 
@@ -198,14 +216,17 @@ void directions_one_after_other(const Direction& fw, const Direction& bw, const 
       const int64_t lo = reverse ? steps - done - len : done;
       at::Tensor g = cell.input(h3.slice(0, lo, lo + len)).contiguous();
       audio::SpinBarrier barrier(2);
-      auto part = [&](Units units) {
-        return cell.recur(g.data_ptr<float>(), lo, len, reverse, out, 2 * hidden,
-                          reverse ? hidden : 0, c.data(), h, units, &barrier);
-      };
-      const float* h_last = nullptr;
-      run_on_two_threads([&] { h_last = part({0, hidden / 2}); },
-                         [&] { part({hidden / 2, hidden}); });
-      h = h_last;
+      in_stretches(len, [&](int64_t first_fw, int64_t first_bw, int64_t n) {
+        const int64_t first = reverse ? first_bw : first_fw;
+        auto part = [&](Units units) {
+          return cell.recur(g.data_ptr<float>() + first * 4 * hidden, lo + first, n, reverse, out,
+                            2 * hidden, reverse ? hidden : 0, c.data(), h, units, &barrier);
+        };
+        const float* h_last = nullptr;
+        run_on_two_threads([&] { h_last = part({0, hidden / 2}); },
+                           [&] { part({hidden / 2, hidden}); });
+        h = h_last;
+      });
     }
   }
 }

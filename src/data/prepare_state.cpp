@@ -9,6 +9,7 @@
 
 #include "dinet/error.h"
 #include "dinet/files.h"
+#include "dinet/interrupt.h"
 #include "prepare_steps.h"
 
 namespace dinet::prepare {
@@ -182,6 +183,9 @@ StepOutcome guarded(const std::string& step, const std::string& video,
     return body();
   } catch (const Interrupted&) {
     throw;
+  } catch (const dinet::Interrupted&) {
+    // The library's own check (the DeepSpeech network between chunks) saw the same Ctrl-C.
+    throw Interrupted();
   } catch (const std::exception& e) {
     StepOutcome failed;
     failed.step = step;

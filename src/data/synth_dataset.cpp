@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "dinet/error.h"
+#include "dinet/files.h"
 #include "dinet/landmarks.h"
 #include "dinet/media.h"
 #include "dinet/progress.h"
@@ -83,6 +84,9 @@ SynthResult synthesize_clips(const SynthOptions& o) {
   const fs::path video_dir = o.out_dir, landmark_dir = landmark_dir_for(o.out_dir);
   create_dir(video_dir);
   create_dir(landmark_dir);
+  // A killed run's half-written clips (its videos' and CSVs' temporaries).
+  remove_dead_temporaries(video_dir);
+  remove_dead_temporaries(landmark_dir);
 
   SynthResult result;
   std::vector<Job> jobs;

@@ -12,6 +12,7 @@
 #include "dinet/evaluate.h"
 #include "dinet/face.h"
 #include "dinet/face_geometry.h"
+#include "dinet/interrupt.h"
 #include "dinet/media.h"
 #include "dinet/networks.h"
 #include "dinet/progress.h"
@@ -99,6 +100,7 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   std::vector<bool> valid;
   cv::Mat src_frame, res_frame;
   for (int64_t i = 0; i < frames; ++i) {
+    throw_if_interrupted();  // Ctrl-C: the run stops here, between frames, and writes no report
     if (!source_reader.read(src_frame) || !result_reader.read(res_frame)) break;
     ++ev.frames;
     if (lse_video) lse_video->add(res_frame);
@@ -168,6 +170,8 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
       const at::Tensor features = sync->features->compute(result);
       ev.sync = eval::sync_figures(sync->net, torch::stack(mouths), valid, features,
                                    options.max_offset, options.max_sync_windows);
+    } catch (const Interrupted&) {
+      throw;
     } catch (const Error& e) {
       ev.note = std::string("no lip-sync figures: ") + e.what();
     }
@@ -175,6 +179,8 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   if (lse_video) {
     try {
       ev.lse = lse_video->finish(result);
+    } catch (const Interrupted&) {
+      throw;
     } catch (const Error& e) {
       ev.note += (ev.note.empty() ? "" : "; ") + std::string("no LSE-C/LSE-D: ") + e.what();
     }
@@ -229,6 +235,8 @@ Evaluation evaluate_results(const EvaluateOptions& options, Progress* progress) 
         all_sources.push_back(frames.source_features());
         if (features.size(0) >= kMinFramesForVideoFid) ev.fid = eval::frechet_distance(features, all_sources.back());
       }
+    } catch (const Interrupted&) {
+      throw;  // not a failure of this video
     } catch (const std::exception& e) {
       ev.result = result;
       ev.source = source;

@@ -13,6 +13,7 @@
 #include "dinet/evaluate.h"
 #include "dinet/face.h"
 #include "dinet/files.h"
+#include "dinet/interrupt.h"
 #include "dinet/media.h"
 #include "dinet/selfrecon.h"
 #include "eval/perceptual_figures.h"
@@ -73,6 +74,7 @@ void write_still_mouth(const SelfReconOptions& o, const LandmarkTrack& real, con
   VideoWriter writer(file.temp_path(), reader.info().width, reader.info().height, o.infer.video);
   cv::Mat frame;
   for (size_t k = 0; reader.read(frame); ++k) {
+    throw_if_interrupted();
     if (k < windows.size() && windows[k]) paste_face(frame, still_face, *windows[k], o.infer.paste, &real.frames[k]);
     writer.write(frame);
   }
@@ -100,6 +102,7 @@ SelfReconVariant measure(SelfReconVariant::Role role, const std::string& name, c
   int64_t closed = 0;
   cv::Mat a_frame, b_frame;
   for (int64_t k = 0; k < frames; ++k) {
+    throw_if_interrupted();
     if (!real_reader.read(a_frame) || !dubbed_reader.read(b_frame)) break;
     ++v.frames;
     double lmd = NAN;
@@ -151,6 +154,7 @@ void measure_real(SelfRecon& recon, const SelfReconOptions& o, const LandmarkTra
   int64_t closed = 0;
   cv::Mat frame;
   for (int64_t k = 0; k < static_cast<int64_t>(real.size()) && reader.read(frame); ++k) {
+    throw_if_interrupted();
     ++recon.holdout_frames;
     if (!real.success[k] || !windows[k]) continue;
     const DubFrameFigures f = dub_frame_figures(frame, frame, real.frames[k], &real.frames[k]);

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "dinet/error.h"
+#include "dinet/interrupt.h"
 
 namespace dinet::eval {
 
@@ -37,6 +38,7 @@ SyncFigures sync_figures(SyncNet& net, const at::Tensor& mouths, const std::vect
   const int64_t batch = 8;
   std::vector<at::Tensor> faces;
   for (size_t b = 0; b < centres.size(); b += batch) {
+    throw_if_interrupted();
     std::vector<at::Tensor> stack;
     for (size_t i = b; i < std::min(centres.size(), b + batch); ++i)
       stack.push_back(mouths.narrow(0, centres[i] - 2, 5).reshape({15, mouths.size(2), mouths.size(3)}));

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "dinet/face.h"
+#include "dinet/interrupt.h"
 #include "dinet/media.h"
 #include "dinet/progress.h"
 
@@ -109,6 +110,7 @@ VideoLandmarks detect_video_landmarks(const std::filesystem::path& video, const 
   LandmarkTrack& track = result.track;
   track.frames.reserve(size_t(std::max<int64_t>(reader.info().frame_count, 0)));
   for_each_frame(reader, options.threads, [&](const cv::Mat& frame) {
+    throw_if_interrupted();  // detection takes a while per frame: Ctrl-C stops between frames
     const auto face = tracker.track(frame);
     if (face && face->cut) result.cuts.push_back(int64_t(track.size()));
     track.frames.push_back(face ? face->landmarks : FaceLandmarks{});

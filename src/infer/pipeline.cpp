@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "dinet/interrupt.h"
 #include "dinet/progress.h"
 #include "infer/bounded_queue.h"
 #include "infer/references.h"
@@ -97,9 +98,11 @@ PipelineStats run_pipeline(const PipelineInput& in, Generator& generator, VideoW
 
   std::thread reader([&] {
     try {
-      for (int64_t begin = 0; begin < total; begin += in.batch_size)
+      for (int64_t begin = 0; begin < total; begin += in.batch_size) {
+        throw_if_interrupted();
         if (!to_network.push(make_batch(in, padded, begin, std::min<int64_t>(in.batch_size, total - begin))))
           return;
+      }
       to_network.close();
     } catch (...) {
       error.set(std::current_exception());
@@ -118,6 +121,9 @@ PipelineStats run_pipeline(const PipelineInput& in, Generator& generator, VideoW
   });
   try {
     while (auto batch = to_network.pop()) {
+      // Ctrl-C: every stage stops at its next batch (the queues are aborted below, so none
+      // waits on another), and the writer's temporary goes with the unwinding.
+      throw_if_interrupted();
       if (batch->source.defined()) {
         const at::Tensor out = generator.forward(batch->source, batch->audio);
         // RGB (k, 3, H, W) in (0, 1) -> BGR (k, H, W, 3) bytes, rounded.

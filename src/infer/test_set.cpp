@@ -10,6 +10,7 @@
 #include "dinet/error.h"
 #include "dinet/files.h"
 #include "dinet/infer.h"
+#include "dinet/interrupt.h"
 
 namespace dinet {
 namespace fs = std::filesystem;
@@ -98,6 +99,9 @@ TestSetSummary run_test_set(const TestSetOptions& options) {
       entry.frames = result.frames;
       entry.seconds = result.seconds;
       entry.fps = result.fps();
+    } catch (const Interrupted&) {
+      // The videos already dubbed stay; no summary, which would list the set as if complete.
+      throw;
     } catch (const std::exception& e) {
       entry.error = one_line(e);
       std::fprintf(stderr, "dinet: %s failed: %s\n", entry.video.c_str(), entry.error.c_str());

@@ -6,6 +6,8 @@
 #include "commands.h"
 #include "dinet/error.h"
 #include "dinet/evaluate.h"
+#include "dinet/files.h"
+#include "dinet/interrupt.h"
 #include "dinet/progress.h"
 #include "dinet/runtime.h"
 
@@ -28,6 +30,9 @@ void run_evaluate(EvaluateArgs& args) {
       if (s.rfind("asserts/", 0) == 0) *path = args.root / s.substr(8);
     }
   }
+  // Ctrl-C stops at the next frame; the report of an earlier run stays as it was.
+  const InterruptScope interrupts("dinet evaluate");
+  remove_dead_temporaries(o.output_dir);  // a killed run's half-written report files
   Progress progress("evaluate", -1, "videos");
   const Evaluation evaluation = evaluate_results(o, &progress);
   progress.finish();

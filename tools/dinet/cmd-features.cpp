@@ -6,6 +6,8 @@
 #include "commands.h"
 #include "dinet/audio_features.h"
 #include "dinet/error.h"
+#include "dinet/files.h"
+#include "dinet/interrupt.h"
 #include "dinet/runtime.h"
 
 namespace dinet::cli {
@@ -28,10 +30,14 @@ void run_features(const FeaturesOptions& options) {
     throw Error(options.output, "the output must end in .txt (numpy savetxt) or .npy");
   if (std::filesystem::exists(output) && !options.force)
     throw Error(options.output, "exists (use --force to overwrite it)");
+  // Ctrl-C stops the DeepSpeech network between chunks of the audio; nothing is written.
+  const InterruptScope interrupts("dinet features");
+  remove_dead_temporaries(output.parent_path().empty() ? "." : output.parent_path());
   const auto start = std::chrono::steady_clock::now();
   const AudioFeatureExtractor extractor({options.type, options.deepspeech_model,
                                          deepspeech_precision(options.deepspeech_precision)});
   const at::Tensor features = extractor.compute(std::filesystem::path(options.input));
+  throw_if_interrupted();
   write_feature_file(output, features);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -6,6 +6,8 @@
 
 #include "commands.h"
 #include "dinet/error.h"
+#include "dinet/files.h"
+#include "dinet/interrupt.h"
 #include "dinet/networks.h"
 #include "dinet/npy.h"
 #include "dinet/runtime.h"
@@ -129,6 +131,11 @@ at::Tensor run_discriminator(const ForwardOptions& options) {
 
 void run_forward(const ForwardOptions& options) {
   set_threads(options.threads);
+  // One network call has no safe point inside: Ctrl-C takes effect when it returns (a second
+  // one quits at once), and nothing is written.
+  const InterruptScope interrupts("dinet forward");
+  const std::filesystem::path out = options.output;
+  remove_dead_temporaries(out.parent_path().empty() ? "." : out.parent_path());
   torch::NoGradGuard no_grad;
   at::Tensor output;
   if (options.model == "dinet")
@@ -137,6 +144,7 @@ void run_forward(const ForwardOptions& options) {
     output = run_syncnet(options);
   else
     output = run_discriminator(options);
+  throw_if_interrupted();
   write_npy(options.output, output);
 }
 

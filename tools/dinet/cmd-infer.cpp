@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "dinet/error.h"
 #include "dinet/infer.h"
+#include "dinet/interrupt.h"
 
 namespace dinet::cli {
 namespace {
@@ -36,6 +37,9 @@ void run_infer(InferCliOptions& o) {
   infer.paste = parse_paste_mode(o.paste);
   infer.segment_radius = o.crop_radius == "segment";
   infer.show_progress = !o.quiet;
+  // Ctrl-C (or `dinet serve` cancelling a job with SIGTERM) stops at the next batch of frames;
+  // the unfinished result and the spilled frames are removed, finished test-set videos stay.
+  const InterruptScope interrupts("dinet infer");
 
   if (o.process_num > 0) {
     TestSetOptions set;

@@ -9,6 +9,7 @@
 #include "dinet/error.h"
 #include "dinet/face.h"
 #include "dinet/files.h"
+#include "dinet/interrupt.h"
 #include "dinet/media.h"
 #include "dinet/progress.h"
 #include "dinet/runtime.h"
@@ -42,6 +43,10 @@ void run_landmarks(const LandmarksOptions& o) {
   if (output.empty()) output = std::filesystem::path(o.video).replace_extension(".csv");
   if (std::filesystem::exists(output) && !o.force)
     throw Error(output.string(), "exists (use --force to overwrite it)");
+
+  // Ctrl-C stops between frames; no CSV is written.
+  const InterruptScope interrupts("dinet landmarks");
+  remove_dead_temporaries(output.parent_path().empty() ? "." : output.parent_path());
 
   LandmarkOptions options;
   options.threads = set_threads(o.threads);

@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "dinet/files.h"
+#include "dinet/interrupt.h"
 #include "dinet/runtime.h"
 #include "dinet/selfrecon.h"
 
@@ -34,6 +36,9 @@ void setup_selfrecon(CLI::App& app) {
     o->infer.threads = *threads;
     set_threads(*threads);
     o->infer.precision = automatic_precision(o->infer.device);
+    // Ctrl-C stops the dubbing or the measuring at the next frame; a half-written video is removed.
+    const InterruptScope interrupts("dinet selfrecon");
+    remove_dead_temporaries(o->output_dir);
     const SelfRecon r = self_reconstruction(*o);
     write_selfrecon_report(o->output_dir, r);
     for (const auto& v : r.variants)
