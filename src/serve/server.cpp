@@ -206,8 +206,11 @@ void Server::run() {
     tcp::socket socket(s.io);
     s.acceptor.accept(socket, ec);
     if (ec) continue;  // would block, or a client that left at once
-    std::lock_guard<std::mutex> lock(s.sockets_mutex);
-    if (static_cast<int>(s.sockets.size()) >= kMaxConnections) {
+    std::unique_lock<std::mutex> lock(s.sockets_mutex);
+    // A connection whose client has just left counts until its thread sees it (on a busy
+    // machine, tens of them): a moment's wait tells those from a real crowd.
+    if (!s.connections_done.wait_for(lock, std::chrono::seconds(1),
+                                     [&] { return static_cast<int>(s.sockets.size()) < kMaxConnections; })) {
       const Response busy = serve::error_response(http::status::service_unavailable, "too many connections");
       http::write(socket, busy, ec);
       continue;
