@@ -1,5 +1,5 @@
 // What the server tests share: `build/dinet serve` started as a user starts it (a child
-// process, its port read from its first line) and a small HTTP client.
+// process, its port read from its first line), a small HTTP client, and a job's inputs.
 #pragma once
 
 #include <fcntl.h>
@@ -24,6 +24,7 @@
 
 #include "dinet/files.h"
 #include "dinet/process.h"
+#include "infer_test_support.h"
 #include "test_support.h"
 
 namespace dinet::test {
@@ -51,6 +52,7 @@ class ServerProcess {
   }
   ~ServerProcess() { stop(); }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 once it has exited
   std::string output() const {
     std::ifstream in(log_);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -146,6 +148,35 @@ inline void expect_api_error(const HttpReply& r, int status, const std::string& 
   const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
   ASSERT_TRUE(j.is_object() && j.contains("error")) << r.body;
   EXPECT_NE(j["error"].get<std::string>().find(says), std::string::npos) << r.body;
+}
+
+// What a job needs: a random mel model at mouth 64, a synthetic face clip and a tone of `seconds`.
+struct JobInputs {
+  std::filesystem::path model, video, audio;
+  std::string video_bytes, audio_bytes;
+};
+
+inline JobInputs make_job_inputs(const TempDir& dir, double seconds) {
+  JobInputs in;
+  in.model = save_random_model(dir / "model.pth", 64, audio_feature_spec("mel"));
+  const SynthClip clip = make_synth_clip(dir / "synth", seconds);
+  in.video = clip.video;
+  in.audio = write_tone(dir / "speech.wav", seconds);
+  in.video_bytes = read_file(in.video);
+  in.audio_bytes = read_file(in.audio);
+  return in;
+}
+
+// The job's state once it has left queued/running, or after `seconds`.
+inline nlohmann::json wait_for_job_end(int port, const std::string& id, double seconds) {
+  nlohmann::json status;
+  for (int i = 0; i < seconds * 5; ++i) {
+    status = nlohmann::json::parse(http_request(port, "GET", "/api/jobs/" + id).body);
+    const std::string state = status["state"];
+    if (state != "queued" && state != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return status;
 }
 
 }  // namespace dinet::test

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "dinet/media.h"
-#include "infer_test_support.h"
 #include "serve_test_support.h"
 
 namespace dinet::test {
@@ -13,41 +12,13 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Inputs {
-  fs::path model, video, audio;
-  std::string video_bytes, audio_bytes;
-};
-
-Inputs make_inputs(const TempDir& dir, double seconds) {
-  Inputs in;
-  in.model = save_random_model(dir / "model.pth", 64, audio_feature_spec("mel"));
-  const SynthClip clip = make_synth_clip(dir / "synth", seconds);
-  in.video = clip.video;
-  in.audio = write_tone(dir / "speech.wav", seconds);
-  in.video_bytes = read_file(in.video);
-  in.audio_bytes = read_file(in.audio);
-  return in;
-}
-
-std::string server_args(const TempDir& dir, const Inputs& in, const std::string& extra = "") {
+std::string server_args(const TempDir& dir, const JobInputs& in, const std::string& extra = "") {
   return "--model_path " + in.model.string() + " --jobs_dir " + (dir / "jobs").string() + " --threads 1 " + extra;
-}
-
-// The job's state once it has left queued/running, or after `seconds`.
-json wait_for_end(int port, const std::string& id, double seconds) {
-  json status;
-  for (int i = 0; i < seconds * 5; ++i) {
-    status = json::parse(http_request(port, "GET", "/api/jobs/" + id).body);
-    const std::string state = status["state"];
-    if (state != "queued" && state != "running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return status;
 }
 
 TEST(ServeApi, JobRoundTripEventsRestartAndDelete) {
   TempDir dir;
-  const Inputs in = make_inputs(dir, 2.0);
+  const JobInputs in = make_job_inputs(dir, 2.0);
   std::string id;
   {
     ServerProcess server(server_args(dir, in), dir / "server1.log");
@@ -98,7 +69,7 @@ TEST(ServeApi, JobRoundTripEventsRestartAndDelete) {
 
 TEST(ServeApi, CancelQueueLimitAndFailure) {
   TempDir dir;
-  const Inputs in = make_inputs(dir, 6.0);
+  const JobInputs in = make_job_inputs(dir, 6.0);
   ServerProcess server(server_args(dir, in, "--max_running 1 --max_queued 1"), dir / "server.log");
   ASSERT_GT(server.port(), 0) << server.output();
   const std::vector<FormField> form = {{"video", "face.mp4", in.video_bytes}, {"audio", "a.wav", in.audio_bytes}};
@@ -111,7 +82,7 @@ TEST(ServeApi, CancelQueueLimitAndFailure) {
 
   EXPECT_EQ(json::parse(http_request(server.port(), "DELETE", "/api/jobs/" + second).body)["state"], "cancelled");
   EXPECT_EQ(json::parse(http_request(server.port(), "DELETE", "/api/jobs/" + first).body)["state"], "cancelled");
-  EXPECT_EQ(wait_for_end(server.port(), first, 30)["state"], "cancelled");
+  EXPECT_EQ(wait_for_job_end(server.port(), first, 30)["state"], "cancelled");
   EXPECT_EQ(json::parse(http_request(server.port(), "GET", "/api/jobs/" + second).body)["state"], "cancelled");
   EXPECT_EQ(http_request(server.port(), "GET", "/api/jobs/" + first + "/result").status, 409);
 
@@ -127,7 +98,7 @@ TEST(ServeApi, CancelQueueLimitAndFailure) {
   const HttpReply faceless = post_form(server.port(), "/api/jobs",
                                        {{"video", "wall.mp4", read_file(dir / "grey.mp4")}, {"audio", "a.wav", in.audio_bytes}});
   ASSERT_EQ(faceless.status, 202) << faceless.body;
-  const json failed = wait_for_end(server.port(), json::parse(faceless.body)["id"], 60);
+  const json failed = wait_for_job_end(server.port(), json::parse(faceless.body)["id"], 60);
   EXPECT_EQ(failed["state"], "failed");
   const std::string error = failed["error"];
   EXPECT_NE(error.find("wall.mp4"), std::string::npos) << error;
@@ -136,7 +107,7 @@ TEST(ServeApi, CancelQueueLimitAndFailure) {
 
 TEST(ServeApi, BadRequestsGetJsonErrorsAndTheServerStaysUp) {
   TempDir dir;
-  const Inputs in = make_inputs(dir, 1.0);
+  const JobInputs in = make_job_inputs(dir, 1.0);
   ServerProcess server(server_args(dir, in, "--max_upload_mb 1"), dir / "server.log");
   ASSERT_GT(server.port(), 0) << server.output();
   const int port = server.port();

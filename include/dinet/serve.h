@@ -38,7 +38,7 @@ struct ServeOptions {
   std::string stun;                            // "stun://host:port"; empty: LAN only
   double retention_hours = 24;  // jobs older than this are removed with their files; <= 0: kept
   std::filesystem::path web_dir;  // empty: the page built into the program
-  int client_timeout_s = 30;      // a request must arrive whole within this
+  int client_timeout_s = 30;      // the longest silence of a client; a request header must arrive whole within it
 };
 
 class Server {

@@ -27,6 +27,7 @@
 #include "serve/job_queue.h"
 #include "serve/multipart.h"
 #include "serve/session_hub.h"
+#include "serve/timed_socket.h"
 #include "serve/web_files.h"
 
 namespace dinet {
@@ -112,6 +113,9 @@ struct Server::Impl {
 
   // One connection: requests in turn until the client closes, times out, or says close.
   void serve_connection(tcp::socket socket);
+  // Closes a connection's socket and forgets it, both under the lock: the accept loop may be
+  // given the same descriptor number the moment it is closed, and must not find it listed.
+  void close_connection(tcp::socket& socket, int fd);
   bool authorised(const Request& request) const;
   // The reply to a complete request (everything but files and event streams).
   Response handle(const Request& request);
@@ -119,11 +123,11 @@ struct Server::Impl {
   Response add_avatar(const Request& request);
   Response live_route(const Request& request, const std::vector<std::string>& parts);
   // A browser's WebRTC signalling for one live session, until it closes (the session ends).
-  void serve_websocket(tcp::socket socket, const Request& upgrade, const std::string& session_id);
+  void serve_websocket(tcp::socket socket, const Request& upgrade, const std::string& session_id, int fd);
   // Removes old jobs and avatars (and the sessions of those avatars), idle sessions.
   void housekeeping();
-  void stream_events(tcp::socket& socket, const std::string& id, unsigned version);
-  void send_file(tcp::socket& socket, const fs::path& file, const std::string& type, unsigned version);
+  void stream_events(serve::TimedSocket& stream, const std::string& id, unsigned version);
+  void send_file(serve::TimedSocket& stream, const fs::path& file, const std::string& type, unsigned version);
 };
 
 Server::Server(const ServeOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -202,8 +206,11 @@ void Server::run() {
     tcp::socket socket(s.io);
     s.acceptor.accept(socket, ec);
     if (ec) continue;  // would block, or a client that left at once
-    std::lock_guard<std::mutex> lock(s.sockets_mutex);
-    if (static_cast<int>(s.sockets.size()) >= kMaxConnections) {
+    std::unique_lock<std::mutex> lock(s.sockets_mutex);
+    // A connection whose client has just left counts until its thread sees it (on a busy
+    // machine, tens of them): a moment's wait tells those from a real crowd.
+    if (!s.connections_done.wait_for(lock, std::chrono::seconds(1),
+                                     [&] { return static_cast<int>(s.sockets.size()) < kMaxConnections; })) {
       const Response busy = serve::error_response(http::status::service_unavailable, "too many connections");
       http::write(socket, busy, ec);
       continue;
@@ -229,30 +236,44 @@ void Server::Impl::housekeeping() {
 
 void Server::Impl::serve_connection(tcp::socket socket) {
   const int fd = socket.native_handle();
-  timeval timeout{options.client_timeout_s, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  serve::TimedSocket stream(socket, std::chrono::seconds(options.client_timeout_s));
   beast::flat_buffer buffer;
   boost::system::error_code ec;
   const uint64_t upload_limit = static_cast<uint64_t>(options.max_upload_mb) << 20;
+  auto reply_and_close = [&](http::status status, const std::string& message, unsigned version) {
+    Response r = serve::error_response(status, message, version);
+    r.keep_alive(false);
+    http::write(stream, r, ec);
+  };
+  const std::string too_slow =
+      "the request did not arrive within --client_timeout " + std::to_string(options.client_timeout_s) + " s";
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
     // No limit while the header is read (Beast would refuse a large Content-Length without a
     // word); it is checked below, answered with 413, and set for the body.
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    http::read_header(socket, buffer, parser, ec);
-    if (ec) break;  // closed, timed out, or not HTTP
+    stream.start_deadline();  // the whole header within the timeout, however it trickles in
+    http::read_header(stream, buffer, parser, ec);
+    stream.end_deadline();
+    if (ec) {
+      // A client that left, or an idle connection, gets no answer; one that sent something
+      // that is not a request is told so before the connection closes.
+      if (ec == asio::error::timed_out && parser.got_some())
+        reply_and_close(http::status::request_timeout, too_slow, 11);
+      else if (ec == http::error::header_limit)
+        reply_and_close(http::status::request_header_fields_too_large, "the request's header is over 16 KiB", 11);
+      else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+               ec != http::error::end_of_stream && ec != http::error::partial_message)
+        reply_and_close(http::status::bad_request, "not an HTTP request (" + ec.message() + ")", 11);
+      break;
+    }
     const auto& header = parser.get();
     const unsigned version = header.version();
-    auto reply_and_close = [&](http::status status, const std::string& message) {
-      Response r = serve::error_response(status, message, version);
-      r.keep_alive(false);
-      http::write(socket, r, ec);
-    };
     if (parser.content_length() && *parser.content_length() > upload_limit + (1 << 20)) {
       reply_and_close(http::status::payload_too_large,
-                      "the upload is larger than --max_upload_mb " + std::to_string(options.max_upload_mb) + " MB");
+                      "the upload is larger than --max_upload_mb " + std::to_string(options.max_upload_mb) + " MB",
+                      version);
       break;
     }
     parser.body_limit(upload_limit + (1 << 20));  // the limit is on the files; the form's framing is extra
@@ -260,21 +281,22 @@ void Server::Impl::serve_connection(tcp::socket socket) {
       const Request upgrade = parser.release();
       const auto parts = segments(serve::path_of(serve::target_of(upgrade)));
       if (!authorised(upgrade)) {
-        reply_and_close(http::status::unauthorized, "this server needs its token");
+        reply_and_close(http::status::unauthorized, "this server needs its token", version);
       } else if (parts.size() == 4 && parts[0] == "api" && parts[1] == "sessions" && parts[3] == "ws") {
-        serve_websocket(std::move(socket), upgrade, parts[2]);
-        std::lock_guard<std::mutex> lock(sockets_mutex);
-        sockets.erase(fd);
-        connections_done.notify_all();
+        serve_websocket(std::move(socket), upgrade, parts[2], fd);  // it closes the connection
         return;
       } else {
-        reply_and_close(http::status::not_found, "no WebSocket at " + std::string(serve::target_of(upgrade)));
+        reply_and_close(http::status::not_found, "no WebSocket at " + std::string(serve::target_of(upgrade)), version);
       }
       break;
     }
-    if (!parser.is_done()) http::read(socket, buffer, parser, ec);
+    if (!parser.is_done()) http::read(stream, buffer, parser, ec);
     if (ec == http::error::body_limit) {
-      reply_and_close(http::status::payload_too_large, "the upload is larger than --max_upload_mb");
+      reply_and_close(http::status::payload_too_large, "the upload is larger than --max_upload_mb", version);
+      break;
+    }
+    if (ec == asio::error::timed_out) {
+      reply_and_close(http::status::request_timeout, too_slow, version);
       break;
     }
     if (ec) break;
@@ -284,26 +306,31 @@ void Server::Impl::serve_connection(tcp::socket socket) {
     if (!authorised(request)) {
       Response r = serve::error_response(http::status::unauthorized,
                                          "this server needs its token: Authorization: Bearer <token>", version);
-      http::write(socket, r, ec);
+      http::write(stream, r, ec);
     } else if (request.method() == http::verb::get && parts.size() == 4 && parts[0] == "api" &&
                parts[1] == "jobs" && (parts[3] == "events" || parts[3] == "result")) {
       try {
         if (parts[3] == "events") {
-          stream_events(socket, parts[2], version);
+          stream_events(stream, parts[2], version);
           break;  // an event stream ends its connection
         }
-        send_file(socket, jobs->result(parts[2]), "video/mp4", version);
+        send_file(stream, jobs->result(parts[2]), "video/mp4", version);
       } catch (const ApiError& e) {
-        http::write(socket, serve::error_response(e.status(), e.what(), version), ec);
+        http::write(stream, serve::error_response(e.status(), e.what(), version), ec);
       }
     } else {
       Response r = handle(request);
       r.keep_alive(request.keep_alive());
-      http::write(socket, r, ec);
+      http::write(stream, r, ec);
       if (!request.keep_alive()) break;
     }
     if (ec) break;
   }
+  close_connection(socket, fd);
+}
+
+void Server::Impl::close_connection(tcp::socket& socket, int fd) {
+  boost::system::error_code ec;
   socket.shutdown(tcp::socket::shutdown_both, ec);
   std::lock_guard<std::mutex> lock(sockets_mutex);
   sockets.erase(fd);
@@ -499,7 +526,7 @@ Response Server::Impl::live_route(const Request& request, const std::vector<std:
   return serve::error_response(http::status::not_found, "no route " + std::string(serve::target_of(request)), version);
 }
 
-void Server::Impl::serve_websocket(tcp::socket socket, const Request& upgrade, const std::string& session_id) {
+void Server::Impl::serve_websocket(tcp::socket socket, const Request& upgrade, const std::string& session_id, int fd) {
   namespace websocket = beast::websocket;
   boost::system::error_code ec;
   // The browser's messages and ours (ICE candidates, from GStreamer's threads) take turns on
@@ -517,8 +544,7 @@ void Server::Impl::serve_websocket(tcp::socket socket, const Request& upgrade, c
     if (outbox.empty()) {
       if (closing) {  // the error is out: the connection ends without waiting for the browser
         boost::system::error_code ignored;
-        ws.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-        ws.next_layer().close(ignored);
+        ws.next_layer().shutdown(tcp::socket::shutdown_both, ignored);  // closed at the end, listed
         io.stop();  // Beast's timers would keep run() waiting
       }
       return;
@@ -544,6 +570,7 @@ void Server::Impl::serve_websocket(tcp::socket socket, const Request& upgrade, c
     Response r = serve::error_response(e.status(), e.what(), upgrade.version());
     r.keep_alive(false);
     http::write(ws.next_layer(), r, ec);
+    close_connection(ws.next_layer(), fd);
     return;
   }
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -575,9 +602,10 @@ void Server::Impl::serve_websocket(tcp::socket socket, const Request& upgrade, c
   }
   // The browser left: the session ends with it (the peer first, so nothing posts to `io` after).
   sessions->disconnected(session_id);
+  close_connection(ws.next_layer(), fd);
 }
 
-void Server::Impl::stream_events(tcp::socket& socket, const std::string& id, unsigned version) {
+void Server::Impl::stream_events(serve::TimedSocket& stream, const std::string& id, unsigned version) {
   json last = jobs->status(id);  // 404 before any event
   http::response<http::empty_body> header(http::status::ok, version);
   header.set(http::field::content_type, "text/event-stream");
@@ -585,19 +613,19 @@ void Server::Impl::stream_events(tcp::socket& socket, const std::string& id, uns
   header.keep_alive(false);
   http::response_serializer<http::empty_body> serializer(header);
   boost::system::error_code ec;
-  http::write_header(socket, serializer, ec);
+  http::write_header(stream, serializer, ec);
   for (bool first = true; !ec && !stop; first = false) {
     const json now = first ? last : jobs->wait_for_change(id, last, std::chrono::seconds(15));
     // Every 15 s without news a comment line keeps proxies from closing the stream.
     const std::string event = (now == last && !first) ? ": still here\n\n" : "data: " + now.dump() + "\n\n";
-    asio::write(socket, asio::buffer(event), ec);
+    asio::write(stream, asio::buffer(event), ec);
     last = now;
     const std::string state = now.value("state", "");
     if (state != "queued" && state != "running") break;
   }
 }
 
-void Server::Impl::send_file(tcp::socket& socket, const fs::path& file, const std::string& type, unsigned version) {
+void Server::Impl::send_file(serve::TimedSocket& stream, const fs::path& file, const std::string& type, unsigned version) {
   http::response<http::file_body> response(http::status::ok, version);
   boost::system::error_code ec;
   response.body().open(file.c_str(), beast::file_mode::scan, ec);
@@ -605,7 +633,7 @@ void Server::Impl::send_file(tcp::socket& socket, const fs::path& file, const st
   response.set(http::field::content_type, type);
   response.set(http::field::content_disposition, "inline; filename=\"dubbed.mp4\"");
   response.prepare_payload();
-  http::write(socket, response, ec);
+  http::write(stream, response, ec);
 }
 
 }  // namespace dinet

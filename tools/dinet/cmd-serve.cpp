@@ -38,6 +38,10 @@ void setup_serve(CLI::App& app) {
   verb->add_option("--stun", o->stun, "STUN server for live sessions beyond the LAN, stun://host:port (default: none)");
   verb->add_option("--retention_hours", o->retention_hours,
                    "jobs older than this are deleted with their files; 0 keeps them (default: 24)");
+  verb->add_option("--client_timeout", o->client_timeout_s,
+                   "seconds a client may stay silent, and within which a request's header must arrive whole "
+                   "(default: 30)")
+      ->check(CLI::Range(1, 3600));
   verb->add_option("--web_dir", o->web_dir, "serve the page from this folder instead of the built-in one (for work on web/)");
   add_threads_option(verb, o->threads);
   verb->callback([o] {
