@@ -10,7 +10,7 @@ MAKEFLAGS += --no-print-directory
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps configure build test demo bench sanitize fuzz clean
+.PHONY: all deps configure build test demo bench sanitize fuzz image image-test clean
 
 all: build
 
@@ -53,6 +53,15 @@ fuzz: deps
 	  $(CMAKE_FLAGS) > build-sanitize.configure.log 2>&1 || (cat build-sanitize.configure.log; exit 1)
 	@cmake --build build-sanitize --target fuzz -j $(JOBS)
 	@$(SANITIZER_ENV) sh scripts/fuzz.sh build-sanitize $(FUZZ_SECONDS) $(FUZZ_RUNS) $(JOBS)
+
+# The container image (Dockerfile) with docker or podman, whichever works here, and the
+# published command forms run inside it on the built-in sample (docs/docker.md).
+IMAGE ?= dinet
+image:
+	@sh scripts/image-build.sh $(IMAGE)
+
+image-test: image
+	@sh scripts/image-test.sh $(IMAGE)
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-sanitize build-sanitize.configure.log

@@ -15,6 +15,8 @@ gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gst
 # chromium, chromium-driver, python3-selenium: the tests that drive the server's page in a real
 # browser (they skip, saying so, where these are missing). clang: its libFuzzer runs `make fuzz`.
 OPTIONAL="python3-torch python3-numpy chromium chromium-driver python3-selenium clang"
+# DINET_DEPS=required (the image): none of the optional ones.
+[ "${DINET_DEPS:-}" = required ] && OPTIONAL=""
 
 missing=""
 for p in $PACKAGES $OPTIONAL; do
