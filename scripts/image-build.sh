@@ -11,7 +11,10 @@ eval "$setup"
 # mostly cache hits too.
 case "$engine" in
   podman*)
-    mount_dir="${TMPDIR:-/var/tmp}/buildah-cache-$(id -u)/dinet-ccache"
+    # /var/tmp/buildah-cache as root (podman 4.3; seen in a build's mounts), -UID rootless.
+    cache_parent="${TMPDIR:-/var/tmp}/buildah-cache"
+    [ "$(id -u)" = 0 ] || cache_parent="$cache_parent-$(id -u)"
+    mount_dir="$cache_parent/dinet-ccache"
     host_cache=$(ccache -k cache_dir 2>/dev/null || true)
     if [ ! -e "$mount_dir" ] && [ -n "$host_cache" ] && [ -d "$host_cache" ]; then
       echo "dinet: seeding the image's ccache from $host_cache"
