@@ -32,8 +32,10 @@ flags=""
 if ! err=$("$engine" run --rm debian:12 true 2>&1); then
   sandbox=""
   [ "$engine" = podman ] && command -v runc >/dev/null && sandbox="--runtime runc"
+  # shellcheck disable=SC3045  # dash and bash have ulimit -H
   n=$(ulimit -Hn)
   flags="--ulimit nofile=$n:$n --ulimit nproc=16384:16384"
+  # shellcheck disable=SC2086  # engine, sandbox and flags are words
   if ! err2=$($engine $sandbox run --rm $flags debian:12 true 2>&1); then
     echo "dinet: $engine cannot run a container here: $err" >&2
     echo "dinet: nor with '$sandbox $flags': $err2 (for podman: apt-get install runc)" >&2

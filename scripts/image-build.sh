@@ -3,6 +3,7 @@
 #   scripts/image-build.sh IMAGE
 set -e
 image="${1:?usage: image-build.sh IMAGE}"
+engine="" flags=""
 setup=$(sh "$(dirname "$0")/container-engine.sh")
 eval "$setup"
 

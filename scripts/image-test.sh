@@ -6,11 +6,15 @@
 set -eu
 image="${1:?usage: image-test.sh IMAGE}"
 # engine and flags: the engine that works here and its sandbox settings.
+engine="" flags=""
 setup=$(sh "$(dirname "$0")/container-engine.sh")
 eval "$setup"
 work=$(mktemp -d "${TMPDIR:-/tmp}/dinet-image-test.XXXXXX")
 # Kept when a step fails, to look at; removed when all passed.
-trap 'status=$?; if [ $status = 0 ]; then rm -rf "$work"; else echo "image-test: FAILED, outputs kept in $work" >&2; fi' EXIT
+finish() {
+  if [ "$1" = 0 ]; then rm -rf "$work"; else echo "image-test: FAILED, outputs kept in $work" >&2; fi
+}
+trap 'finish $?' EXIT
 asserts="$work/asserts"
 mkdir -p "$asserts"
 started=$(date +%s)
@@ -52,10 +56,11 @@ expect training_data/training_json.json
 # Frame training for a few steps: one epoch of the sample, mouth 64, a random VGG; in the
 # published README's form with the interpreter named (the entry point drops it).
 result=asserts/training_model_weight/frame_training_64
-in_image python train_DINet_frame.py --train_data $td/training_json.json --augment_num 2 --mouth_region_size 64 --batch_size 4 \
-  --non_decay 1 --decay 0 --checkpoint 1 --vgg_weights random --result_path $result
-model=$(cd "$asserts/training_model_weight/frame_training_64" && ls netG_model_epoch_*.pth | head -1)
-expect "training_model_weight/frame_training_64/$model"
+in_image python train_DINet_frame.py --train_data $td/training_json.json --augment_num 2 \
+  --mouth_region_size 64 --batch_size 4 --non_decay 1 --decay 0 --checkpoint 1 --vgg_weights random --result_path $result
+model=$(find "$asserts/training_model_weight/frame_training_64" -name 'netG_model_epoch_*.pth' | head -1)
+[ -n "$model" ] || { echo "image-test: train_DINet_frame.py wrote no netG_model_epoch_*.pth" >&2; exit 1; }
+model=$(basename "$model")
 
 in_image run_inference.py --process_num 1 --mouth_region_size 64 --model_path "$result/$model"
 expect inference_result/synth_000_facial_dubbing_add_audio.mp4 inference_result/inference_summary.json
