@@ -92,12 +92,33 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   const cv::Rect mouth = face.mouth_rect();
   std::optional<eval::LseVideo> lse_video;
   if (lse) lse_video.emplace(*lse, res_track, src_track);
+  // The result keeps the source's head, so the source's crop window holds its mouth even
+  // when the dubbed mouth is too poor for the detector; the result's own is the fallback.
+  const auto sync_window = [&](int64_t i) -> const std::optional<CropWindow>& {
+    return src_windows[i] ? src_windows[i] : res_windows[i];
+  };
+  std::optional<eval::SyncScorer> sync_scorer;
+  if (sync) {
+    // A clip too short for the offset scan still has its image figures.
+    try {
+      // The frames the loop below will read: the detector read each video to its end.
+      const int64_t readable = std::min<int64_t>({static_cast<int64_t>(src_track.size()),
+                                                  static_cast<int64_t>(res_track.size()),
+                                                  static_cast<int64_t>(src_detected.size())});
+      std::vector<bool> has_face(readable);
+      for (int64_t i = 0; i < readable; ++i) has_face[i] = sync_window(i).has_value();
+      sync_scorer.emplace(sync->net, has_face, sync->features->compute(result), options.max_offset,
+                          options.max_sync_windows);
+    } catch (const Interrupted&) {
+      throw;
+    } catch (const Error& e) {
+      ev.note = std::string("no lip-sync figures: ") + e.what();
+    }
+  }
 
   const int64_t frames = std::min<int64_t>(src_track.size(), res_track.size());
   std::vector<double> ssim_face, psnr_mouth, ssim_mouth, lmd_iod, colour_shift;
   double seam_result = 0, seam_source = 0, sharpness_result = 0, sharpness_source = 0;
-  std::vector<at::Tensor> mouths;
-  std::vector<bool> valid;
   cv::Mat src_frame, res_frame;
   for (int64_t i = 0; i < frames; ++i) {
     throw_if_interrupted();  // Ctrl-C: the run stops here, between frames, and writes no report
@@ -144,14 +165,8 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
     }
     ev.psnr_face_by_frame.push_back(frame_psnr);
     ev.lmd_by_frame.push_back(frame_lmd);
-    if (sync) {
-      // The result keeps the source's head, so the source's crop window holds its mouth even
-      // when the dubbed mouth is too poor for the detector; the result's own is the fallback.
-      const auto& window = src_windows[i] ? src_windows[i] : res_windows[i];
-      valid.push_back(window.has_value());
-      mouths.push_back(window ? to_rgb_tensor(crop_face(res_frame, *window, face.size())(mouth))
-                              : torch::zeros({3, mouth_region_size, mouth_region_size}));
-    }
+    if (sync_scorer && sync_scorer->wants(i))
+      sync_scorer->add(i, to_rgb_tensor(crop_face(res_frame, *sync_window(i), face.size())(mouth)));
   }
   if (ev.frames == 0) throw Error(result.string(), "no frames to compare");
   ev.psnr_face = eval::mean_of_finite(ev.psnr_face_by_frame);
@@ -164,12 +179,9 @@ VideoEvaluation evaluate_pair(const fs::path& result, const fs::path& source, co
   if (seam_source > 0) ev.seam_ratio = seam_result / seam_source;
   if (sharpness_source > 0) ev.mouth_sharpness_ratio = sharpness_result / sharpness_source;
   perceptual.finish(ev, ev.frames);
-  if (sync) {
-    // A clip too short for the offset scan still has its image figures.
+  if (sync_scorer) {
     try {
-      const at::Tensor features = sync->features->compute(result);
-      ev.sync = eval::sync_figures(sync->net, torch::stack(mouths), valid, features,
-                                   options.max_offset, options.max_sync_windows);
+      ev.sync = sync_scorer->finish();
     } catch (const Interrupted&) {
       throw;
     } catch (const Error& e) {
