@@ -21,6 +21,7 @@
 #include "dinet/infer.h"
 #include "dinet/process.h"
 #include "infer_test_support.h"
+#include "temporaries.h"
 
 extern char** environ;
 
@@ -29,17 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// Our temporaries anywhere under `dir`: AtomicFile's "*.tmp-<pid>-<n>*" and infer's spill files.
-std::vector<fs::path> temporaries_in(const fs::path& dir) {
-  std::vector<fs::path> found;
-  if (!fs::exists(dir)) return found;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.find(".tmp-") != std::string::npos || name.ends_with(".spill")) found.push_back(entry.path());
-  }
-  return found;
-}
+using test::temporaries_in;
 
 // `dinet ARGS...` as a child whose progress bars also go to a file (DINET_PROGRESS_FILE, as
 // `dinet serve` sets it), so the test sees when the work is under way; its output goes to a log.

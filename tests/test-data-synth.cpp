@@ -23,11 +23,13 @@
 #include "dinet/landmarks.h"
 #include "dinet/media.h"
 #include "dinet/synth.h"
+#include "temporaries.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
 using namespace dinet::synth;
 using dinet::test::TempDir;
+using dinet::test::temporaries_in;
 
 namespace {
 
@@ -198,13 +200,6 @@ int64_t count_frames(const fs::path& video) {
   return reader.frames_read();
 }
 
-std::vector<fs::path> leftovers(const fs::path& dir) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().filename().string().find(".tmp-") != std::string::npos) out.push_back(e.path());
-  return out;
-}
-
 }  // namespace
 
 TEST(SynthClips, PublishedLayoutReadableVideoWithAudioFollowingTheLips) {
@@ -223,8 +218,8 @@ TEST(SynthClips, PublishedLayoutReadableVideoWithAudioFollowingTheLips) {
   EXPECT_EQ(result.written[0], video);
   ASSERT_TRUE(fs::exists(video));
   ASSERT_TRUE(fs::exists(csv));
-  EXPECT_TRUE(leftovers(o.out_dir).empty());
-  EXPECT_TRUE(leftovers(csv.parent_path()).empty());
+  EXPECT_TRUE(temporaries_in(o.out_dir).empty());
+  EXPECT_TRUE(temporaries_in(csv.parent_path()).empty());
 
   const dinet::LandmarkTrack track = dinet::read_openface_csv(csv, 60);
   for (const auto& f : track.frames)
